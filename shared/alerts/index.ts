@@ -1,0 +1,4 @@
+export type { AlertEvent, AlertRule, AlertStatus, Channel, DeliveryMessage, NewAlertEvent, Severity } from './event.ts';
+export { alertEventSchema, CHANNELS, createAlertEvent, dedupKey, deliveryMessageSchema, RULES, SEVERITIES, STATUSES } from './event.ts';
+export type { AlertPublisher, PublishResult } from './publisher.ts';
+export { createLogPublisher } from './publisher.ts';

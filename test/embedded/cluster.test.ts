@@ -1,0 +1,77 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { blackhole, startTestCluster, type TestCluster } from '../harness/cluster.ts';
+
+async function whoAnswers(url: string) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ recovery: boolean; port: number }>(
+      'select pg_is_in_recovery() as recovery, inet_server_port() as port',
+    );
+    return rows[0];
+  } finally {
+    await client.end();
+  }
+}
+
+describe('embedded test cluster', () => {
+  let cluster: TestCluster;
+  beforeAll(async () => {
+    cluster = await startTestCluster({ replicas: 2 });
+  });
+  afterAll(() => cluster?.close());
+
+  it('starts one primary and two streaming replicas on their own ports', async () => {
+    const [primary, ...replicas] = cluster.nodes;
+    expect(await whoAnswers(cluster.url(primary!))).toEqual({ recovery: false, port: primary!.port });
+    for (const replica of replicas) expect(await whoAnswers(cluster.url(replica))).toEqual({ recovery: true, port: replica.port });
+  });
+
+  it('streams a write on the primary to every replica', async () => {
+    const client = new pg.Client(cluster.url(cluster.primary()));
+    await client.connect();
+    await client.query('create table if not exists harness_probe (id int)');
+    await client.query('insert into harness_probe values (42)');
+    await client.end();
+    for (const replica of cluster.replicas()) {
+      const reader = new pg.Client(cluster.url(replica));
+      await reader.connect();
+      let seen = 0;
+      for (let i = 0; i < 100 && seen === 0; i++) {
+        const { rows } = await reader.query<{ n: number }>("select count(*)::int as n from pg_tables where tablename = 'harness_probe'");
+        seen = rows[0]?.n ?? 0;
+        if (seen === 0) await new Promise((r) => setTimeout(r, 50));
+      }
+      await reader.end();
+      expect(seen).toBe(1);
+    }
+  });
+
+  it('refuses a wrong password (scram auth is on)', async () => {
+    const client = new pg.Client(cluster.url(cluster.primary(), { password: 'wrong' }));
+    await expect(client.connect()).rejects.toMatchObject({ code: '28P01' });
+  });
+
+  it('stops, kills and restarts a node', async () => {
+    const replica = cluster.node('pg-2');
+    await cluster.stop(replica);
+    expect(cluster.isRunning(replica)).toBe(false);
+    await cluster.start(replica);
+    expect(await whoAnswers(cluster.url(replica))).toMatchObject({ recovery: true });
+    await cluster.kill(replica);
+    await expect(whoAnswers(cluster.url(replica))).rejects.toThrow();
+    await cluster.start(replica);
+    expect(await whoAnswers(cluster.url(replica))).toMatchObject({ recovery: true });
+  });
+
+  it('holds black-holed connections open without answering', async () => {
+    const hole = await blackhole();
+    const client = new pg.Client({ connectionString: hole.url(), connectionTimeoutMillis: 300 });
+    const started = Date.now();
+    await expect(client.connect()).rejects.toThrow(/timeout/i);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect(hole.accepted()).toBe(1);
+    await hole.close();
+  });
+});
