@@ -1,0 +1,74 @@
+import type { Cluster } from '../db/types.ts';
+import { DeliveryUsageError } from './errors.ts';
+import { type LedgerRow, ledgerQuery } from './ledger.ts';
+import { DELIVERY_STATUSES, type DeliveryStatus } from './migrations.ts';
+
+/** One ledger row as an operator reads it (`pgwarden deliveries`). */
+export interface DeliverySummary {
+  id: string;
+  eventId: string;
+  channel: string;
+  status: DeliveryStatus;
+  retryCount: number;
+  /** ISO 8601, or null when no retry is scheduled. */
+  nextRetryAt: string | null;
+  lastError: string | null;
+  rule: string;
+  cluster: string;
+  createdAt: string;
+  updatedAt: string;
+  sentAt: string | null;
+}
+
+export interface ListDeliveriesOptions {
+  db: Cluster;
+  status?: DeliveryStatus;
+  /** Most rows returned, newest first. Default 1000. */
+  limit?: number;
+}
+
+/**
+ * Ledger rows, newest first, optionally of one status.
+ *
+ * @example const dead = await listDeliveries({ db, status: 'dead' });
+ */
+export async function listDeliveries(options: ListDeliveriesOptions): Promise<DeliverySummary[]> {
+  if (options.status !== undefined && !DELIVERY_STATUSES.includes(options.status)) {
+    throw new DeliveryUsageError('status', `"${options.status}" is not a delivery status (one of ${DELIVERY_STATUSES.join(', ')})`);
+  }
+  const limit = options.limit ?? 1000;
+  const { rows } = await ledgerQuery<Omit<LedgerRow, 'event'>>(
+    options.db,
+    `select id, event_id, channel, status, retry_count, next_retry_at, last_error, rule, cluster, created_at, updated_at, sent_at
+       from pgwarden.deliveries
+      where $1::text is null or status = $1
+      order by created_at desc, id
+      limit $2`,
+    [options.status ?? null, limit],
+  );
+  return rows.map((row) => ({
+    id: row.id,
+    eventId: row.event_id,
+    channel: row.channel,
+    status: row.status,
+    retryCount: row.retry_count,
+    nextRetryAt: row.next_retry_at ? row.next_retry_at.toISOString() : null,
+    lastError: row.last_error,
+    rule: row.rule,
+    cluster: row.cluster,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+    sentAt: row.sent_at ? row.sent_at.toISOString() : null,
+  }));
+}
+
+/** How many deliveries are in each status (every status present, 0 when none): for metrics and the CLI summary. */
+export async function countDeliveriesByStatus(db: Cluster): Promise<Record<DeliveryStatus, number>> {
+  const { rows } = await ledgerQuery<{ status: DeliveryStatus; count: string }>(
+    db,
+    'select status, count(*) as count from pgwarden.deliveries group by status',
+  );
+  const counts = Object.fromEntries(DELIVERY_STATUSES.map((status) => [status, 0])) as Record<DeliveryStatus, number>;
+  for (const row of rows) counts[row.status] = Number(row.count);
+  return counts;
+}

@@ -1,0 +1,105 @@
+/**
+ * SQL over `pgwarden.deliveries`, shared by the publisher, sender, sweeper, requeue and inspection.
+ * Every timestamp comes from the caller's clock, so tests walk time without sleeping.
+ */
+import { randomUUID } from 'node:crypto';
+import type { AlertEvent, Channel, DeliveryMessage } from '../alerts/index.ts';
+import type { QueryResult, QueryResultRow } from '../db/types.ts';
+import { DeliveryLedgerMissingError } from './errors.ts';
+import type { DeliveryStatus } from './migrations.ts';
+
+/** Anything that runs a query: the cluster, or the client of one transaction. */
+export interface Queryable {
+  query<R extends QueryResultRow = QueryResultRow>(sql: string, params?: unknown[]): Promise<QueryResult<R>>;
+}
+
+export interface LedgerRow {
+  id: string;
+  event_id: string;
+  channel: Channel;
+  status: DeliveryStatus;
+  retry_count: number;
+  next_retry_at: Date | null;
+  last_error: string | null;
+  rule: string;
+  cluster: string;
+  event: AlertEvent;
+  created_at: Date;
+  updated_at: Date;
+  sent_at: Date | null;
+}
+
+/** Runs `query`, turning "relation does not exist" into an error that says to run the migrations. */
+export async function ledgerQuery<R extends QueryResultRow>(db: Queryable, sql: string, params?: unknown[]): Promise<QueryResult<R>> {
+  try {
+    return await db.query<R>(sql, params);
+  } catch (error) {
+    // 42P01 undefined_table, 3F000 invalid_schema_name: https://www.postgresql.org/docs/current/errcodes-appendix.html
+    const code = (error as { code?: unknown }).code;
+    if (code === '42P01' || code === '3F000') throw new DeliveryLedgerMissingError({ cause: error });
+    throw error;
+  }
+}
+
+/** The queue message for a ledger row. */
+export function toDeliveryMessage(row: Pick<LedgerRow, 'id' | 'channel' | 'event'>): DeliveryMessage {
+  return { v: 1, deliveryId: row.id, channel: row.channel, event: row.event };
+}
+
+/**
+ * Records one `pending` row per (event, channel) and returns the messages to publish, one per row actually
+ * created: an (event, channel) already in the ledger is not delivered a second time.
+ */
+export async function insertPendingDeliveries(
+  db: Queryable,
+  events: readonly AlertEvent[],
+  channels: readonly Channel[],
+  now: Date,
+): Promise<DeliveryMessage[]> {
+  const ids: string[] = [];
+  const eventIds: string[] = [];
+  const rowChannels: string[] = [];
+  const rules: string[] = [];
+  const clusters: string[] = [];
+  const payloads: string[] = [];
+  for (const event of events) {
+    for (const channel of channels) {
+      ids.push(randomUUID());
+      eventIds.push(event.id);
+      rowChannels.push(channel);
+      rules.push(event.rule);
+      clusters.push(event.cluster);
+      payloads.push(JSON.stringify(event));
+    }
+  }
+  if (ids.length === 0) return [];
+  const result = await ledgerQuery<Pick<LedgerRow, 'id' | 'channel' | 'event'>>(
+    db,
+    `insert into pgwarden.deliveries (id, event_id, channel, status, retry_count, rule, cluster, event, created_at, updated_at)
+     select id, event_id, channel, 'pending', 0, rule, cluster, event, $7, $7
+       from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
+         as t(id, event_id, channel, rule, cluster, event)
+     on conflict do nothing
+     returning id, channel, event`,
+    [ids, eventIds, rowChannels, rules, clusters, payloads, now],
+  );
+  // Keep the callers' order (events, then channels) so queue order follows publish order.
+  const order = new Map(ids.map((id, i) => [id, i]));
+  return result.rows.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0)).map(toDeliveryMessage);
+}
+
+/**
+ * Puts rows that were marked `pending` for publishing back to `failed`, due now, when the queue refused them:
+ * the sweeper will try again, and nothing is lost. `retry_count` is kept (the notifier was never tried).
+ */
+export async function returnUnpublished(db: Queryable, ids: readonly string[], reason: string, now: Date): Promise<number> {
+  if (ids.length === 0) return 0;
+  const result = await ledgerQuery(
+    db,
+    `update pgwarden.deliveries
+        set status = 'failed', next_retry_at = $2, last_error = $3, updated_at = $2
+      where id = any($1::uuid[]) and status = 'pending'`,
+    [ids, now, reason],
+  );
+  return result.rowCount ?? 0;
+}

@@ -1,0 +1,178 @@
+import { type AlertEvent, type AlertPublisher, CHANNELS, type Channel, createLogPublisher } from '../alerts/index.ts';
+import type { Config } from '../config/index.ts';
+import { createCluster } from '../db/index.ts';
+import type { Cluster } from '../db/types.ts';
+import { type Logger, silentLogger } from '../log/index.ts';
+import { createConsoleNotifier, createNotifiers, type FetchFn, type Notifier } from '../notifiers/index.ts';
+import { describeError } from '../redact/index.ts';
+import { DeliveryQueueError, DeliveryUsageError } from './errors.ts';
+import { insertPendingDeliveries, returnUnpublished } from './ledger.ts';
+import { type AlertQueue, createDirectQueue } from './queue.ts';
+import { createSqsQueue } from './sqs-queue.ts';
+
+export interface AlertDeliveryOptions {
+  /** The control database holding `pgwarden.deliveries`. */
+  db: Cluster;
+  /** Where recorded deliveries go: a queue adapter, or `'direct'` to hand them to the sender in this process. */
+  queue: AlertQueue | 'direct';
+  notifiers: Partial<Record<Channel, Notifier>>;
+  /** The channels each event is delivered to. Default: every channel with a notifier. */
+  channels?: readonly Channel[];
+  logger?: Logger;
+  clock?: () => Date;
+}
+
+/**
+ * The real `AlertPublisher`: each event gets one `pending` ledger row per channel (an (event, channel) already
+ * recorded is skipped, so publishing twice delivers once), then the new rows are published to the queue.
+ * When the queue refuses some, those rows are put back to `failed`, due now, so the sweeper publishes them again,
+ * and `publish` rejects with a `DeliveryQueueError` that says so: nothing is lost, and the caller knows.
+ *
+ * @example
+ * const publisher = createAlertDelivery({ db, queue: createSqsQueue({ queueUrl }), notifiers: createNotifiers(config) });
+ * await publisher.publish([event]); // { published: 1, deliveries: 2 } with Slack and Loki configured
+ */
+export function createAlertDelivery(options: AlertDeliveryOptions): AlertPublisher {
+  const channels = options.channels ?? CHANNELS.filter((channel) => options.notifiers[channel] !== undefined);
+  if (channels.length === 0) {
+    throw new DeliveryUsageError('channels', 'no channel to deliver to: configure Slack or Loki (or pass the channels explicitly)');
+  }
+  const logger = options.logger ?? silentLogger;
+  const clock = options.clock ?? (() => new Date());
+  const queue =
+    options.queue === 'direct' ? createDirectQueue({ db: options.db, notifiers: options.notifiers, logger, clock }) : options.queue;
+
+  return {
+    async publish(events) {
+      if (events.length === 0) return { published: 0, deliveries: 0 };
+      const messages = await insertPendingDeliveries(options.db, events, channels, clock());
+      try {
+        await queue.publish(messages);
+      } catch (error) {
+        const failed = error instanceof DeliveryQueueError ? error.failed : messages.map((message) => message.deliveryId);
+        const reason = `not queued: ${describeError(error)}`;
+        const returned = await returnUnpublished(options.db, failed, reason, clock());
+        logger.error('deliveries could not be queued; the sweeper will publish them again', { deliveries: returned, error: reason });
+        throw new DeliveryQueueError(
+          `${failed.length} of ${messages.length} deliveries were not queued; they are recorded as failed and the sweeper will publish them again: ${describeError(error)}`,
+          failed,
+          { cause: error },
+        );
+      }
+      logger.debug('alerts published', { events: events.length, deliveries: messages.length });
+      return { published: events.length, deliveries: messages.length };
+    },
+  };
+}
+
+/**
+ * A publisher with no ledger (no control database configured): sends each event to each notifier now and logs
+ * the outcome. A failed send is not retried; that is the price of running without `stateUrl`, and it is logged.
+ */
+export function createUnrecordedPublisher(notifiers: Partial<Record<Channel, Notifier>>, logger: Logger = silentLogger): AlertPublisher {
+  const configured = CHANNELS.flatMap((channel) => {
+    const notifier = notifiers[channel];
+    return notifier ? [notifier] : [];
+  });
+  return {
+    async publish(events: readonly AlertEvent[]) {
+      let deliveries = 0;
+      for (const event of events) {
+        for (const notifier of configured) {
+          deliveries++;
+          const fields = { channel: notifier.channel, rule: event.rule, cluster: event.cluster, eventId: event.id };
+          try {
+            const outcome = await notifier.send(event);
+            if (outcome.kind === 'sent') logger.debug('alert delivered (no ledger)', fields);
+            else logger.error('alert not delivered and not retried (no ledger)', { ...fields, error: outcome.error });
+          } catch (error) {
+            logger.error('alert not delivered and not retried (no ledger)', { ...fields, error: describeError(error) });
+          }
+        }
+      }
+      return { published: events.length, deliveries };
+    },
+  };
+}
+
+export interface OpenDeliveryOptions {
+  dryRun?: boolean;
+  clock?: () => Date;
+  /** The fetch the notifiers use (tests, proxies). */
+  fetch?: FetchFn;
+  /** Where the console notifier writes when no channel is configured. Default stderr, so `--json` stdout stays clean. */
+  consoleWrite?: (line: string) => void;
+}
+
+export type PublisherMode = 'dry-run' | 'console' | 'unrecorded' | 'direct' | 'queue';
+
+/** Opens the control database of a config (one primary, no background health checks). */
+export function openControlDb(config: Pick<Config, 'stateUrl'>, logger: Logger = silentLogger): Cluster {
+  if (!config.stateUrl) {
+    throw new DeliveryUsageError('stateUrl', 'the control database is required: give --state-url or PGWARDEN_STATE_URL (postgres://…)');
+  }
+  return createCluster({
+    primary: config.stateUrl,
+    logger,
+    pool: { max: 10, applicationName: 'pgwarden-delivery' },
+    healthCheck: { intervalMs: 0 },
+  });
+}
+
+/**
+ * The queue a config asks for: SQS when `queue.url` is set, else the direct queue (deliveries sent by this process
+ * through the ledger). `close()` releases the SQS client.
+ */
+export function openDeliveryQueue(
+  config: Pick<Config, 'queue' | 'slack' | 'loki'>,
+  deps: { db: Cluster; logger?: Logger; clock?: () => Date; fetch?: FetchFn },
+): { queue: AlertQueue; mode: 'queue' | 'direct'; close(): void } {
+  const logger = deps.logger ?? silentLogger;
+  if (config.queue.url) {
+    const sqs = createSqsQueue({ queueUrl: config.queue.url, region: config.queue.region, endpoint: config.queue.endpoint, logger });
+    return { queue: sqs, mode: 'queue', close: () => sqs.close() };
+  }
+  const notifiers = createNotifiers(config, { logger, clock: deps.clock, fetch: deps.fetch });
+  return { queue: createDirectQueue({ db: deps.db, notifiers, logger, clock: deps.clock }), mode: 'direct', close: () => {} };
+}
+
+/**
+ * The publisher a config asks for, for CLI commands and functions:
+ * - `dryRun` → events are only logged;
+ * - no Slack or Loki configured → events are printed by the console notifier (no ledger);
+ * - no `stateUrl` → events are sent directly, without a ledger (logged as such: failures are not retried);
+ * - `queue.url` → ledger + SQS; otherwise ledger + direct sending in this process.
+ *
+ * @example
+ * const { publisher, close } = await openAlertPublisher(config, logger, { dryRun: options.dryRun });
+ * try { await publisher.publish(events); } finally { await close(); }
+ */
+export async function openAlertPublisher(
+  config: Config,
+  logger: Logger,
+  options: OpenDeliveryOptions = {},
+): Promise<{ publisher: AlertPublisher; mode: PublisherMode; close(): Promise<void> }> {
+  const none = async () => {};
+  if (options.dryRun) return { publisher: createLogPublisher(logger, { prefix: 'dry-run: ' }), mode: 'dry-run', close: none };
+  const notifiers = createNotifiers(config, { logger, clock: options.clock, fetch: options.fetch });
+  if (!notifiers.slack && !notifiers.loki) {
+    logger.info('no Slack or Loki configured: alerts are printed, not delivered');
+    const write = options.consoleWrite ?? ((line: string) => process.stderr.write(`${line}\n`));
+    return { publisher: createUnrecordedPublisher({ slack: createConsoleNotifier(write) }, logger), mode: 'console', close: none };
+  }
+  if (!config.stateUrl) {
+    logger.warn('no control database (stateUrl): alerts are sent directly without a delivery ledger; failed sends are not retried');
+    return { publisher: createUnrecordedPublisher(notifiers, logger), mode: 'unrecorded', close: none };
+  }
+  const db = openControlDb(config, logger);
+  const opened = openDeliveryQueue(config, { db, logger, clock: options.clock, fetch: options.fetch });
+  const publisher = createAlertDelivery({ db, queue: opened.queue, notifiers, logger, clock: options.clock });
+  return {
+    publisher,
+    mode: opened.mode,
+    async close() {
+      opened.close();
+      await db.close();
+    },
+  };
+}

@@ -1,0 +1,99 @@
+import type { Cluster } from '../db/types.ts';
+import { type Logger, silentLogger } from '../log/index.ts';
+import { describeError } from '../redact/index.ts';
+import { DeliveryQueueError, DeliveryUsageError } from './errors.ts';
+import { type LedgerRow, ledgerQuery, returnUnpublished, toDeliveryMessage } from './ledger.ts';
+import type { DeliveryStatus } from './migrations.ts';
+import type { AlertQueue } from './queue.ts';
+
+export interface RequeueOptions {
+  db: Cluster;
+  queue: AlertQueue;
+  /** Delivery ids to requeue. */
+  ids?: readonly string[];
+  /** Requeue every `dead` delivery. */
+  allDead?: boolean;
+  logger?: Logger;
+  clock?: () => Date;
+}
+
+export interface RequeueResult {
+  /** Rows made `pending` with `retry_count = 0`, with the status they had. */
+  requeued: Array<{ id: string; channel: string; previousStatus: 'dead' | 'failed' }>;
+  /** Ids left untouched: their status (`pending`, `sent`) or `not found`. */
+  notRequeued: Array<{ id: string; status: DeliveryStatus | 'not found' }>;
+  /** Requeued rows the queue refused: back to `failed`, due now, for the sweeper. */
+  unpublished: string[];
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * An operator's second chance for deliveries: the given ids (or every `dead` one) that are `dead` or `failed`
+ * become `pending` with `retry_count = 0` and are published at once. Any other id (`sent`, `pending`, unknown) is
+ * reported as not requeued and left untouched — requeueing a sent alert would send it twice.
+ *
+ * @example await requeueDeliveries({ db, queue, allDead: true })
+ */
+export async function requeueDeliveries(options: RequeueOptions): Promise<RequeueResult> {
+  const ids = [...new Set((options.ids ?? []).map((id) => id.trim().toLowerCase()))];
+  if (ids.length === 0 && !options.allDead) {
+    throw new DeliveryUsageError('ids', 'give delivery ids to requeue, or allDead: true');
+  }
+  const logger = options.logger ?? silentLogger;
+  const clock = options.clock ?? (() => new Date());
+  const now = clock();
+  const valid = ids.filter((id) => UUID.test(id));
+
+  const { requeued, rows } = await options.db.runTx(async (tx) => {
+    const updated = await ledgerQuery<Pick<LedgerRow, 'id' | 'channel' | 'event'> & { previous_status: 'dead' | 'failed' }>(
+      tx,
+      `with target as (
+         select id, status from pgwarden.deliveries
+          where status in ('dead', 'failed') and (id = any($1::uuid[]) or ($2 and status = 'dead'))
+          order by created_at
+          for update)
+       update pgwarden.deliveries d
+          set status = 'pending', retry_count = 0, next_retry_at = null, updated_at = $3
+         from target
+        where d.id = target.id
+       returning d.id, d.channel, d.event, target.status as previous_status`,
+      [valid, options.allDead === true, now],
+    );
+    const done = new Set(updated.rows.map((row) => row.id));
+    const others = valid.filter((id) => !done.has(id));
+    const existing =
+      others.length > 0
+        ? (
+            await tx.query<{ id: string; status: DeliveryStatus }>(
+              'select id, status from pgwarden.deliveries where id = any($1::uuid[])',
+              [others],
+            )
+          ).rows
+        : [];
+    return { requeued: updated.rows, rows: existing };
+  });
+
+  const found = new Map(rows.map((row) => [row.id, row.status]));
+  const done = new Set(requeued.map((row) => row.id));
+  const result: RequeueResult = {
+    requeued: requeued.map((row) => ({ id: row.id, channel: row.channel, previousStatus: row.previous_status })),
+    notRequeued: ids.filter((id) => !done.has(id)).map((id) => ({ id, status: found.get(id) ?? 'not found' })),
+    unpublished: [],
+  };
+  if (requeued.length > 0) {
+    try {
+      await options.queue.publish(requeued.map(toDeliveryMessage));
+    } catch (error) {
+      const failed = error instanceof DeliveryQueueError ? error.failed : requeued.map((row) => row.id);
+      await returnUnpublished(options.db, failed, `not queued: ${describeError(error)}`, clock());
+      result.unpublished = [...failed];
+      logger.error('requeued deliveries could not be published; the sweeper will publish them', {
+        unpublished: failed.length,
+        error: describeError(error),
+      });
+    }
+  }
+  logger.info('deliveries requeued', { requeued: result.requeued.length, notRequeued: result.notRequeued.length });
+  return result;
+}

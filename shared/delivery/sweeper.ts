@@ -1,0 +1,96 @@
+import type { Cluster } from '../db/types.ts';
+import { type Logger, silentLogger } from '../log/index.ts';
+import { describeError } from '../redact/index.ts';
+import { DeliveryQueueError } from './errors.ts';
+import { type LedgerRow, ledgerQuery, returnUnpublished, toDeliveryMessage } from './ledger.ts';
+import type { AlertQueue } from './queue.ts';
+import { MAX_ATTEMPTS } from './retry-policy.ts';
+
+export interface SweepOptions {
+  db: Cluster;
+  queue: AlertQueue;
+  logger?: Logger;
+  clock?: () => Date;
+  /** Most rows taken in one sweep. Default 100. */
+  batchSize?: number;
+}
+
+export interface SweepResult {
+  /** Due `failed` rows taken by this sweep. */
+  due: number;
+  /** Of those, published to the queue again. */
+  published: number;
+  /** Rows the queue refused: back to `failed`, due now, for the next sweep. */
+  unpublished: number;
+  /** `failed` rows that had used up their attempts and were made `dead`. */
+  promotedDead: number;
+}
+
+/**
+ * Re-publishes due `failed` deliveries: oldest `next_retry_at` first, at most `batchSize`, taken with
+ * `FOR UPDATE SKIP LOCKED` and marked `pending` in one transaction, so two sweeps running at once never publish
+ * a row twice (the second skips the rows the first holds, and finds them `pending` once it commits). Publishing
+ * happens after the commit (the direct queue sends through the ledger, which needs those rows unlocked); rows the
+ * queue refuses go back to `failed`. `failed` rows that have used up their attempts (left by an older policy or by
+ * hand) are made `dead`.
+ *
+ * @example const { published } = await sweepDeliveries({ db, queue, logger });
+ */
+export async function sweepDeliveries(options: SweepOptions): Promise<SweepResult> {
+  const logger = options.logger ?? silentLogger;
+  const clock = options.clock ?? (() => new Date());
+  const batchSize = options.batchSize ?? 100;
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new RangeError(`sweepDeliveries: batchSize must be a whole number ≥ 1, got ${batchSize}`);
+  }
+  const now = clock();
+
+  const { claimed, promotedDead } = await options.db.runTx(async (tx) => {
+    const promoted = await ledgerQuery(
+      tx,
+      `update pgwarden.deliveries
+          set status = 'dead', next_retry_at = null, updated_at = $1,
+              last_error = 'gave up after ' || retry_count || ' attempts: ' || coalesce(last_error, 'no error recorded')
+        where id in (
+          select id from pgwarden.deliveries
+           where status = 'failed' and retry_count >= $2
+           for update skip locked)`,
+      [now, MAX_ATTEMPTS],
+    );
+    const due = await ledgerQuery<Pick<LedgerRow, 'id' | 'channel' | 'event'> & { due_at: Date }>(
+      tx,
+      `with due as (
+         select id, next_retry_at from pgwarden.deliveries
+          where status = 'failed' and next_retry_at <= $1
+          order by next_retry_at
+          limit $2
+          for update skip locked)
+       update pgwarden.deliveries d
+          set status = 'pending', next_retry_at = null, updated_at = $1
+         from due
+        where d.id = due.id
+       returning d.id, d.channel, d.event, due.next_retry_at as due_at`,
+      [now, batchSize],
+    );
+    return { claimed: due.rows.sort((a, b) => a.due_at.getTime() - b.due_at.getTime()), promotedDead: promoted.rowCount ?? 0 };
+  });
+
+  const result: SweepResult = { due: claimed.length, published: claimed.length, unpublished: 0, promotedDead };
+  if (claimed.length > 0) {
+    try {
+      await options.queue.publish(claimed.map(toDeliveryMessage));
+    } catch (error) {
+      const failed = error instanceof DeliveryQueueError ? error.failed : claimed.map((row) => row.id);
+      const returned = await returnUnpublished(options.db, failed, `not queued: ${describeError(error)}`, clock());
+      result.published = claimed.length - failed.length;
+      result.unpublished = returned;
+      logger.error('sweep could not publish some deliveries; they are due again', {
+        unpublished: failed.length,
+        error: describeError(error),
+      });
+    }
+  }
+  if (result.due > 0 || result.promotedDead > 0) logger.info('deliveries swept', { ...result });
+  else logger.debug('nothing to sweep');
+  return result;
+}
