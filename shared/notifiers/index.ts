@@ -1,0 +1,12 @@
+export type { ConsoleNotifierOptions } from './console.ts';
+export { createConsoleNotifier } from './console.ts';
+export type { CreateNotifiersOptions } from './create.ts';
+export { createNotifiers } from './create.ts';
+export { NotifierConfigError, NotifierError } from './errors.ts';
+export { describeTitle, describeValue, RULE_TITLES, toUnixNanos } from './format.ts';
+export type { LokiNotifierOptions, LokiPushBody } from './loki.ts';
+export { createLokiNotifier, LOKI_PUSH_PATH, lokiPushUrl, renderLokiPush } from './loki.ts';
+export type { FetchFn, Notifier, SendOutcome } from './outcome.ts';
+export { parseRetryAfter } from './outcome.ts';
+export type { SlackMessage, SlackNotifierOptions } from './slack.ts';
+export { createSlackNotifier, renderSlackMessage, SLACK_COLORS } from './slack.ts';

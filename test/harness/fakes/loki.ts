@@ -1,0 +1,183 @@
+/**
+ * A loopback stand-in for Loki's push API (`POST /loki/api/v1/push`, JSON; see
+ * https://grafana.com/docs/loki/latest/reference/loki-http-api/#ingest-logs), validating what real Loki validates
+ * for the JSON form and answering with its status codes: `204` on success; `400` with a one-line reason for a body
+ * that is not JSON, a missing or non-array `streams`, a stream without labels or with a bad label name, a timestamp
+ * that is not a string of digits (numbers are rejected, as Loki does), a line that is not a string, and structured
+ * metadata that is not an object of strings; `401` when auth is required and missing or wrong, or when an org id
+ * is required and `X-Scope-OrgID` is absent (`no org id`); `404` for another path; `400` for any content type other
+ * than `application/json` (Loki would try to read it as snappy protobuf and fail). `gzip` bodies are
+ * accepted. Programmed answers (`respondWith`) replace the next calls' answers after the auth checks
+ * (`429` + `Retry-After`, `500`, `503`, delays beyond the client timeout).
+ *
+ * What it does not cover: the protobuf+snappy push format, TLS, Loki's error texts word for word (ours say the same
+ * thing in our words), ingestion limits (line size, labels per stream, out-of-order and too-old entries), stream
+ * sharding, and querying.
+ */
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { gunzipSync } from 'node:zlib';
+import type { FakeRequest, FakeResponse } from './slack.ts';
+
+export type { FakeRequest, FakeResponse } from './slack.ts';
+
+export interface LokiStream {
+  stream: Record<string, string>;
+  values: Array<[string, string] | [string, string, Record<string, string>]>;
+}
+
+export interface LokiPushReceived {
+  headers: IncomingHttpHeaders;
+  streams: LokiStream[];
+}
+
+export interface LokiFakeOptions {
+  /** Require `Authorization: Bearer <token>`. */
+  bearerToken?: string;
+  /** Require basic auth with these credentials. */
+  basicAuth?: { username: string; password: string };
+  /** Require `X-Scope-OrgID` (Loki with `auth_enabled: true`); when a string, require that tenant. */
+  orgId?: boolean | string;
+}
+
+export interface LokiFake {
+  /** Base URL (`http://127.0.0.1:PORT`). */
+  readonly url: string;
+  /** The full push URL. */
+  readonly pushUrl: string;
+  /** Every accepted push (answered 204), in order. */
+  readonly received: LokiPushReceived[];
+  /** Every request, with the status answered. */
+  readonly requests: FakeRequest[];
+  /** Queues answers for the next calls that pass the auth checks, one per call. */
+  respondWith(...responses: FakeResponse[]): void;
+  close(): Promise<void>;
+}
+
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** Returns the reason Loki would reject this body for, or the streams it would accept. */
+function validatePush(body: unknown): string | LokiStream[] {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'push request must be a JSON object';
+  const streams = (body as { streams?: unknown }).streams;
+  if (streams === undefined) return 'push request has no streams';
+  if (!Array.isArray(streams)) return 'streams must be an array';
+  for (const [i, entry] of streams.entries()) {
+    const { stream, values } = (entry ?? {}) as { stream?: unknown; values?: unknown };
+    if (typeof stream !== 'object' || stream === null || Array.isArray(stream)) return `streams[${i}].stream must be an object of labels`;
+    const labels = Object.entries(stream);
+    if (labels.length === 0) return 'error at least one label pair is required per stream';
+    for (const [name, value] of labels) {
+      if (!LABEL_NAME.test(name)) return `streams[${i}]: invalid label name "${name}"`;
+      if (typeof value !== 'string') return `streams[${i}]: label ${name} must be a string`;
+    }
+    if (!Array.isArray(values)) return `streams[${i}].values must be an array`;
+    for (const [j, value] of values.entries()) {
+      if (!Array.isArray(value) || value.length < 2 || value.length > 3) {
+        return `streams[${i}].values[${j}] must be [timestamp, line] or [timestamp, line, metadata]`;
+      }
+      const [ts, line, metadata] = value as unknown[];
+      if (typeof ts !== 'string') return `streams[${i}].values[${j}]: timestamp must be a string of unix nanoseconds, got ${typeof ts}`;
+      if (!/^\d+$/.test(ts)) return `streams[${i}].values[${j}]: timestamp "${ts}" is not unix nanoseconds`;
+      if (typeof line !== 'string') return `streams[${i}].values[${j}]: line must be a string`;
+      if (metadata !== undefined) {
+        if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+          return `streams[${i}].values[${j}]: structured metadata must be an object`;
+        }
+        for (const [key, item] of Object.entries(metadata)) {
+          if (typeof item !== 'string') return `streams[${i}].values[${j}]: structured metadata ${key} must be a string`;
+        }
+      }
+    }
+  }
+  return streams as LokiStream[];
+}
+
+/** Starts the fake on 127.0.0.1 at a random port. */
+export async function startLokiFake(options: LokiFakeOptions = {}): Promise<LokiFake> {
+  const received: LokiPushReceived[] = [];
+  const requests: FakeRequest[] = [];
+  const queue: FakeResponse[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  const expectedAuth = options.bearerToken
+    ? `Bearer ${options.bearerToken}`
+    : options.basicAuth
+      ? `Basic ${Buffer.from(`${options.basicAuth.username}:${options.basicAuth.password}`).toString('base64')}`
+      : undefined;
+
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const bytes = Buffer.concat(chunks);
+      const answer = (response: FakeResponse) => {
+        requests.push({
+          method: req.method ?? '',
+          path: req.url ?? '',
+          headers: req.headers,
+          raw: bytes.toString('utf8'),
+          status: response.status,
+        });
+        const finish = () => {
+          res.writeHead(response.status, { 'Content-Type': 'text/plain; charset=utf-8', ...response.headers });
+          res.end(response.body === undefined ? '' : `${response.body}\n`);
+        };
+        if (!response.delayMs) return finish();
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          finish();
+        }, response.delayMs);
+        timers.add(timer);
+      };
+
+      if (expectedAuth && req.headers.authorization !== expectedAuth) return answer({ status: 401, body: 'Unauthorized' });
+      const tenant = req.headers['x-scope-orgid'];
+      if (options.orgId && !tenant) return answer({ status: 401, body: 'no org id' });
+      if (typeof options.orgId === 'string' && tenant !== options.orgId) return answer({ status: 401, body: 'unknown org id' });
+      if (req.url !== '/loki/api/v1/push') return answer({ status: 404, body: '404 page not found' });
+      if (req.method !== 'POST') return answer({ status: 405, body: 'method not allowed' });
+      const programmed = queue.shift();
+      if (programmed) return answer(programmed);
+
+      const contentType = (req.headers['content-type'] ?? '').split(';')[0]?.trim();
+      if (contentType !== 'application/json') {
+        return answer({ status: 400, body: `unsupported content type "${contentType}": this fake reads application/json only` });
+      }
+      let text: string;
+      try {
+        text = req.headers['content-encoding'] === 'gzip' ? gunzipSync(bytes).toString('utf8') : bytes.toString('utf8');
+      } catch {
+        return answer({ status: 400, body: 'gzip: invalid header' });
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch (error) {
+        return answer({ status: 400, body: `error parsing push request: ${(error as Error).message}` });
+      }
+      const verdict = validatePush(body);
+      if (typeof verdict === 'string') return answer({ status: 400, body: verdict });
+      received.push({ headers: req.headers, streams: verdict });
+      answer({ status: 204 });
+    });
+  });
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    pushUrl: `${url}/loki/api/v1/push`,
+    received,
+    requests,
+    respondWith: (...responses) => {
+      queue.push(...responses);
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const timer of timers) clearTimeout(timer);
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
