@@ -4,6 +4,7 @@ import { registerInvoke } from './invoke.ts';
 import { registerMigrateCommand } from './migrate.ts';
 import { registerRequeueCommand } from './requeue.ts';
 import { registerSweepCommand } from './sweep.ts';
+import { registerTopology } from './topology.ts';
 import { registerWatchdog } from './watchdog.ts';
 
 /** Every command of the CLI; each module adds itself to this list. */
@@ -14,4 +15,5 @@ export const commands: Array<(program: Command) => void> = [
   registerMigrateCommand,
   registerDeliveriesCommand,
   registerRequeueCommand,
+  registerTopology,
 ];

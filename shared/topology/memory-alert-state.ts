@@ -1,5 +1,4 @@
-import type { AlertEvent } from '../alerts/index.ts';
-import { type AlertState, type AlertStateStore, decideAlerts, isSendingAction } from '../alerts/state.ts';
+import { type AlertEvent, type AlertState, type AlertStateStore, decideAlerts, isSendingAction } from '../alerts/index.ts';
 
 /**
  * The alert lifecycle kept in process memory: what `pgwarden topology --interval` uses when no control database

@@ -1,6 +1,5 @@
-import type { AlertEvent, AlertPublisher, AlertRule, NewAlertEvent } from '../alerts/index.ts';
-import { createAlertEvent } from '../alerts/index.ts';
-import { type AlertStateStore, createAlertStateStore, type LifecycleTiming } from '../alerts/state.ts';
+import type { AlertEvent, AlertPublisher, AlertRule, AlertStateStore, LifecycleTiming, NewAlertEvent } from '../alerts/index.ts';
+import { createAlertEvent, createAlertStateStore } from '../alerts/index.ts';
 import type { ClusterConfig, TopologySettings } from '../config/index.ts';
 import { formatBytes } from '../config/index.ts';
 import type { Cluster } from '../db/index.ts';

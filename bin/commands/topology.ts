@@ -1,0 +1,222 @@
+/**
+ * `pgwarden topology`: probes every node of each cluster, verifies exactly one primary, and points the read-write
+ * and read-only Kubernetes endpoints at the primary and the healthy replicas (once, or every `--interval`).
+ *
+ * Output: a line per cluster, or with `--json` one JSON document on stdout per round: the cluster's result
+ * object when the fleet has one cluster, `{"clusters":[…]}` when it has several (so a one-cluster script never
+ * has to unwrap an array). Exit 0 when every verdict is `ok` and every planned write succeeded, 1 when a cluster is
+ * unsafe (`multiple_primaries`, `no_primary`) or an endpoints write failed, 2 for bad usage or config.
+ * With no Kubernetes configuration anywhere (no flag, no config, no KUBECONFIG, ~/.kube/config or service
+ * account), the command still probes and alerts, and says that endpoints are not written.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Command } from 'commander';
+import type { AlertStateStore } from '../../shared/alerts/index.ts';
+import type { ClusterConfig, Config, TopologySettings } from '../../shared/config/index.ts';
+import { formatBytes, parseDuration, topologySettingsFor } from '../../shared/config/index.ts';
+import { type Cluster, createCluster } from '../../shared/db/index.ts';
+import { createEndpointsWriter, createKubeConfig, K8sConfigError } from '../../shared/k8s/index.ts';
+import type { Logger } from '../../shared/log/index.ts';
+import { createMemoryAlertStateStore, type EndpointsWriter, runTopology, type TopologyResult } from '../../shared/topology/index.ts';
+import {
+  CliExit,
+  type CommonOptions,
+  createCliLogger,
+  durationFlag,
+  EXIT_FAILED,
+  EXIT_OK,
+  EXIT_USAGE,
+  loadCliConfig,
+  type NotifyOptions,
+  notifyOverrides,
+  printJson,
+  runCommand,
+  withCommonOptions,
+  withNotifyOptions,
+} from '../cli.ts';
+import { openPublisher } from '../publisher.ts';
+
+interface TopologyFlags extends CommonOptions, NotifyOptions {
+  once?: boolean;
+  interval?: string;
+  dryRun?: boolean;
+  namespace?: string;
+  rwService?: string;
+  roService?: string;
+  endpointsApi?: string;
+  kubeconfig?: string;
+  maxLag?: string;
+}
+
+/** Registers `pgwarden topology`. */
+export function registerTopology(program: Command): void {
+  const command = program
+    .command('topology')
+    .description('probe every node, verify one primary, point the RW/RO Kubernetes endpoints at the primary and healthy replicas')
+    .option('--once', 'probe once and exit (the default)')
+    .option('--interval <duration>', 'probe again every interval (like 10s) until interrupted')
+    .option('--dry-run', 'probe and plan, read the endpoints to say what would change; write and send nothing')
+    .option('--json', 'print one JSON document on stdout per round (logs stay on stderr)')
+    .option('--namespace <name>', 'Kubernetes namespace of the endpoints (default "default")')
+    .option('--rw-service <name>', 'read-write Service name (default postgres-rw)')
+    .option('--ro-service <name>', 'read-only Service name (default postgres-ro)')
+    .option('--endpoints-api <api>', 'slices (EndpointSlice, default) or endpoints (legacy core/v1 Endpoints)')
+    .option('--kubeconfig <file>', 'kubeconfig file (else in-cluster, KUBECONFIG or ~/.kube/config)')
+    .option('--max-lag <size>', 'replicas further behind leave the read-only endpoints (default 16MB)');
+  withNotifyOptions(withCommonOptions(command)).action((flags: TopologyFlags) => runCommand(() => topology(flags)));
+}
+
+const FLAG_KEYS = ['namespace', 'rwService', 'roService', 'endpointsApi', 'kubeconfig', 'maxLag'] as const;
+
+/** The command's flags in config shape: raw strings, so the schema reports every bad value at once with its path. */
+function overridesFrom(flags: TopologyFlags): Record<string, unknown> {
+  return { ...notifyOverrides(flags), topology: Object.fromEntries(FLAG_KEYS.map((key) => [key, flags[key]])) };
+}
+
+/** A cluster's settings with the flags on top: flags beat a cluster's own overrides in the file. */
+function settingsFor(config: Config, cluster: ClusterConfig, flags: TopologyFlags): TopologySettings {
+  const settings = topologySettingsFor(config, cluster);
+  const fromFlags = Object.fromEntries(FLAG_KEYS.filter((key) => flags[key] !== undefined).map((key) => [key, config.topology[key]]));
+  return { ...settings, ...fromFlags };
+}
+
+/**
+ * One writer per distinct (kubeconfig, api, port name). Without any Kubernetes configuration and none asked for,
+ * there is no writer: the run probes and alerts only. A configuration that was asked for but cannot load is a
+ * usage error.
+ */
+function writerFactory(logger: Logger): (settings: TopologySettings) => EndpointsWriter | undefined {
+  const writers = new Map<string, EndpointsWriter | undefined>();
+  return (settings) => {
+    if (!settings.manageEndpoints) return undefined;
+    const key = JSON.stringify([settings.kubeconfig ?? null, settings.endpointsApi, settings.portName]);
+    if (writers.has(key)) return writers.get(key);
+    let writer: EndpointsWriter | undefined;
+    try {
+      const kubeConfig = createKubeConfig({ kubeconfig: settings.kubeconfig });
+      writer = createEndpointsWriter({ kubeConfig, api: settings.endpointsApi, portName: settings.portName, logger });
+    } catch (error) {
+      if (!(error instanceof K8sConfigError)) throw error;
+      if (settings.kubeconfig !== undefined) throw new CliExit(EXIT_USAGE, error.message);
+      logger.warn('no Kubernetes configuration found: probing and alerting only, endpoints are not written', { reason: error.message });
+    }
+    writers.set(key, writer);
+    return writer;
+  };
+}
+
+function describeResult(result: TopologyResult): string {
+  const lines: string[] = [];
+  const replicas = result.replicas.map(
+    (r) => `${r.node} (lag ${r.lagBytes === null ? '?' : formatBytes(r.lagBytes)}${r.lagSeconds === null ? '' : `, ${r.lagSeconds}s`})`,
+  );
+  const head =
+    result.verdict === 'ok' && result.primary
+      ? `${result.cluster}: ok, primary ${result.primary.node} ${result.primary.host}:${result.primary.port}`
+      : `${result.cluster}: ${result.verdict.toUpperCase()}${result.primaries.length > 0 ? ` (${result.primaries.map((p) => p.node).join(', ')})` : ''}, endpoints left unchanged`;
+  lines.push(
+    [
+      head,
+      `replicas: ${replicas.join(', ') || 'none'}`,
+      result.down.length ? `down: ${result.down.map((d) => d.node).join(', ')}` : '',
+      result.unknown.length ? `unknown: ${result.unknown.map((d) => d.node).join(', ')}` : '',
+    ]
+      .filter(Boolean)
+      .join('; '),
+  );
+  if (result.desired) {
+    for (const [label, addresses] of [
+      ['rw', result.desired.rw],
+      ['ro', result.desired.ro],
+    ] as const) {
+      const write = result.writes[label === 'rw' ? 0 : 1];
+      const target = addresses.map((a) => `${a.node ?? ''}${a.node ? ' ' : ''}${a.ip}:${a.port}`).join(', ') || 'no addresses';
+      const action = write
+        ? `${write.action}${write.drift ? ', drift corrected' : ''}${write.error ? `: ${write.error}` : ''}`
+        : 'not written';
+      lines.push(`  ${label} → ${target} [${action}]`);
+    }
+  }
+  if (result.endpoints === 'unmanaged') lines.push('  endpoints are not managed (no Kubernetes configuration, or manageEndpoints is off)');
+  for (const event of result.events)
+    lines.push(`  ${result.endpoints === 'dry_run' ? '[dry-run] would send' : 'alert'} ${event.status} ${event.rule}: ${event.summary}`);
+  return lines.join('\n');
+}
+
+function exitCodeOf(results: readonly TopologyResult[]): number {
+  return results.every((r) => r.verdict === 'ok' && r.writes.every((w) => w.action !== 'failed')) ? EXIT_OK : EXIT_FAILED;
+}
+
+async function topology(flags: TopologyFlags): Promise<number> {
+  if (flags.once && flags.interval) throw new CliExit(EXIT_USAGE, '--once and --interval exclude each other');
+  const intervalMs = flags.interval === undefined ? undefined : parseDuration(durationFlag('interval', flags.interval) as string);
+  if (intervalMs !== undefined && intervalMs <= 0) throw new CliExit(EXIT_USAGE, `--interval: must be above 0, got "${flags.interval}"`);
+
+  const config = loadCliConfig(flags, overridesFrom(flags));
+  if (config.clusters.length === 0) {
+    throw new CliExit(EXIT_USAGE, 'no nodes to probe: give --url name=URL (repeatable), PGWARDEN_URLS, or clusters in --config');
+  }
+  const logger = createCliLogger(config);
+  const dryRun = flags.dryRun ?? false;
+  const writerFor = writerFactory(logger);
+  const clusters = config.clusters.map((cluster) => {
+    const settings = settingsFor(config, cluster, flags);
+    return { cluster, settings, writer: writerFor(settings) };
+  });
+
+  const { publisher, close } = await openPublisher(config, logger, { dryRun });
+  let stateDb: Cluster | undefined;
+  let alertStore: AlertStateStore | undefined;
+  if (config.stateUrl && !dryRun) {
+    stateDb = createCluster({ primary: config.stateUrl, logger, healthCheck: { intervalMs: 0 }, pool: { max: 4 } });
+  } else if (intervalMs !== undefined) {
+    // No control database: keep the alert lifecycle in memory across rounds, so a node that stays down is told once.
+    alertStore = createMemoryAlertStateStore();
+  }
+  const previous = new Map<string, TopologyResult>();
+
+  const round = async (): Promise<number> => {
+    const results: TopologyResult[] = [];
+    for (const { cluster, settings, writer } of clusters) {
+      const result = await runTopology({
+        cluster,
+        settings,
+        writer,
+        stateDb,
+        alertStore,
+        publisher,
+        logger,
+        clock: () => new Date(),
+        dryRun,
+        previous: previous.get(cluster.name),
+      });
+      previous.set(cluster.name, result);
+      results.push(result);
+    }
+    if (flags.json) printJson(results.length === 1 ? results[0] : { clusters: results });
+    else for (const result of results) process.stdout.write(`${describeResult(result)}\n`);
+    return exitCodeOf(results);
+  };
+
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    let code = await round();
+    while (intervalMs !== undefined && !stop.signal.aborted) {
+      try {
+        await sleep(intervalMs, undefined, { signal: stop.signal });
+      } catch {
+        break;
+      }
+      code = await round();
+    }
+    return code;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await stateDb?.close();
+    await close();
+  }
+}
