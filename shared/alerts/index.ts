@@ -2,3 +2,15 @@ export type { AlertEvent, AlertRule, AlertStatus, Channel, DeliveryMessage, NewA
 export { alertEventSchema, CHANNELS, createAlertEvent, dedupKey, deliveryMessageSchema, RULES, SEVERITIES, STATUSES } from './event.ts';
 export type { AlertPublisher, PublishResult } from './publisher.ts';
 export { createLogPublisher } from './publisher.ts';
+export type {
+  AlertAction,
+  AlertDecision,
+  AlertState,
+  AlertStateStatus,
+  AlertStateStore,
+  AlertStateStoreOptions,
+  ApplyLifecycleInput,
+  LifecycleTiming,
+} from './state.ts';
+export { createAlertStateStore, decideAlert, decideAlerts, isSendingAction } from './state.ts';
+export { alertStateMigration } from './state-migration.ts';
