@@ -102,6 +102,8 @@ export interface OpenDeliveryOptions {
   fetch?: FetchFn;
   /** Where the console notifier writes when no channel is configured. Default stderr, so `--json` stdout stays clean. */
   consoleWrite?: (line: string) => void;
+  /** One SQS queue per channel (the deployed layout); overrides `config.queue.url`. */
+  queueUrls?: Partial<Record<Channel, string>>;
 }
 
 export type PublisherMode = 'dry-run' | 'console' | 'unrecorded' | 'direct' | 'queue';
@@ -120,16 +122,17 @@ export function openControlDb(config: Pick<Config, 'stateUrl'>, logger: Logger =
 }
 
 /**
- * The queue a config asks for: SQS when `queue.url` is set, else the direct queue (deliveries sent by this process
- * through the ledger). `close()` releases the SQS client.
+ * The queue a config asks for: SQS when `queue.url` (or `queueUrls`, one queue per channel, as deployed) is set,
+ * else the direct queue (deliveries sent by this process through the ledger). `close()` releases the SQS client.
  */
 export function openDeliveryQueue(
   config: Pick<Config, 'queue' | 'slack' | 'loki'>,
-  deps: { db: Cluster; logger?: Logger; clock?: () => Date; fetch?: FetchFn },
+  deps: { db: Cluster; logger?: Logger; clock?: () => Date; fetch?: FetchFn; queueUrls?: Partial<Record<Channel, string>> },
 ): { queue: AlertQueue; mode: 'queue' | 'direct'; close(): void } {
   const logger = deps.logger ?? silentLogger;
-  if (config.queue.url) {
-    const sqs = createSqsQueue({ queueUrl: config.queue.url, region: config.queue.region, endpoint: config.queue.endpoint, logger });
+  const queueUrl = deps.queueUrls ?? config.queue.url;
+  if (queueUrl) {
+    const sqs = createSqsQueue({ queueUrl, region: config.queue.region, endpoint: config.queue.endpoint, logger });
     return { queue: sqs, mode: 'queue', close: () => sqs.close() };
   }
   const notifiers = createNotifiers(config, { logger, clock: deps.clock, fetch: deps.fetch });
@@ -141,7 +144,7 @@ export function openDeliveryQueue(
  * - `dryRun` → events are only logged;
  * - no Slack or Loki configured → events are printed by the console notifier (no ledger);
  * - no `stateUrl` → events are sent directly, without a ledger (logged as such: failures are not retried);
- * - `queue.url` → ledger + SQS; otherwise ledger + direct sending in this process.
+ * - `queue.url` or `queueUrls` → ledger + SQS; otherwise ledger + direct sending in this process.
  *
  * @example
  * const { publisher, close } = await openAlertPublisher(config, logger, { dryRun: options.dryRun });
@@ -165,7 +168,7 @@ export async function openAlertPublisher(
     return { publisher: createUnrecordedPublisher(notifiers, logger), mode: 'unrecorded', close: none };
   }
   const db = openControlDb(config, logger);
-  const opened = openDeliveryQueue(config, { db, logger, clock: options.clock, fetch: options.fetch });
+  const opened = openDeliveryQueue(config, { db, logger, clock: options.clock, fetch: options.fetch, queueUrls: options.queueUrls });
   const publisher = createAlertDelivery({ db, queue: opened.queue, notifiers, logger, clock: options.clock });
   return {
     publisher,
