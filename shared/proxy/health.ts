@@ -1,0 +1,144 @@
+/**
+ * Health checks: one persistent monitoring connection per node (reconnected after any failure), one query per
+ * check that tells role, timeline and WAL position.
+ */
+import { Socket } from 'node:net';
+import pg from 'pg';
+import type { Logger } from '../log/index.ts';
+import { describeError } from '../redact/index.ts';
+import { parseLsn } from './router.ts';
+
+/** What one check of one node saw. */
+export interface NodeHealth {
+  readonly ok: boolean;
+  readonly recovery: boolean | null;
+  readonly timeline: number | null;
+  readonly lsn: bigint | null;
+  readonly receiveLsn: bigint | null;
+  readonly latencyMs: number;
+  readonly error: string | null;
+}
+
+/**
+ * A primary's timeline is read from its current WAL file name (exact right after promotion, unlike the
+ * checkpoint's, which lags until the end-of-recovery checkpoint); a replica's from its WAL receiver, else its
+ * last restartpoint. pg_stat_wal_receiver shows `received_tli` only to pg_read_all_stats members, hence coalesce.
+ */
+const CHECK_SQL = `select pg_is_in_recovery() as recovery,
+  case when pg_is_in_recovery()
+    then coalesce((select received_tli from pg_stat_wal_receiver limit 1), (select timeline_id from pg_control_checkpoint()))
+    else ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int end as timeline,
+  case when pg_is_in_recovery() then pg_last_wal_replay_lsn()::text else pg_current_wal_lsn()::text end as lsn,
+  case when pg_is_in_recovery() then pg_last_wal_receive_lsn()::text end as receive_lsn`;
+
+interface CheckRow {
+  recovery: boolean;
+  timeline: number | null;
+  lsn: string | null;
+  receive_lsn: string | null;
+}
+
+export interface NodeMonitorOptions {
+  readonly name: string;
+  /** The node URL with the monitoring user's credentials. */
+  readonly url: string;
+  /** Connect + query budget of one check. */
+  readonly timeoutMs: number;
+  readonly logger: Logger;
+  /** Called when the monitoring connection breaks between checks (e.g. the server shuts down). */
+  readonly onConnectionLost?: () => void;
+}
+
+export interface NodeMonitor {
+  check(): Promise<NodeHealth>;
+  close(): Promise<void>;
+}
+
+/** A monitor for one node; `check()` never throws, it reports `ok: false` with the error. */
+export function createNodeMonitor(options: NodeMonitorOptions): NodeMonitor {
+  let client: pg.Client | null = null;
+  let socket: Socket | null = null;
+  let closed = false;
+
+  const drop = () => {
+    socket?.destroy();
+    socket = null;
+    const old = client;
+    client = null;
+    old?.end().catch(() => {});
+  };
+
+  const connect = async (): Promise<pg.Client> => {
+    const own = new Socket();
+    const fresh = new pg.Client({
+      connectionString: options.url,
+      connectionTimeoutMillis: options.timeoutMs,
+      application_name: 'pgwarden-proxy',
+      keepAlive: true,
+      // Our own socket, so a hung server can be cut off (pg's end() waits for the server).
+      stream: () => own,
+    });
+    fresh.on('error', () => {
+      if (client === fresh) {
+        drop();
+        if (!closed) options.onConnectionLost?.();
+      }
+    });
+    fresh.on('end', () => {
+      if (client === fresh) {
+        drop();
+        if (!closed) options.onConnectionLost?.();
+      }
+    });
+    client = fresh;
+    socket = own;
+    await fresh.connect();
+    return fresh;
+  };
+
+  const check = async (): Promise<NodeHealth> => {
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`health check timed out after ${options.timeoutMs} ms`)), options.timeoutMs);
+    });
+    try {
+      const run = async () => {
+        const active = client ?? (await connect());
+        const result = await active.query<CheckRow>(CHECK_SQL);
+        return result.rows[0] as CheckRow;
+      };
+      const row = await Promise.race([run(), timeout]);
+      return {
+        ok: true,
+        recovery: row.recovery,
+        timeline: row.timeline,
+        lsn: parseLsn(row.lsn),
+        receiveLsn: parseLsn(row.receive_lsn),
+        latencyMs: performance.now() - started,
+        error: null,
+      };
+    } catch (error) {
+      drop();
+      return {
+        ok: false,
+        recovery: null,
+        timeline: null,
+        lsn: null,
+        receiveLsn: null,
+        latencyMs: performance.now() - started,
+        error: describeError(error),
+      };
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  return {
+    check,
+    async close() {
+      closed = true;
+      drop();
+    },
+  };
+}

@@ -1,0 +1,23 @@
+export type { AddressManager, CommandResult, CommandRunner, IpAddressManagerOptions } from './address.ts';
+export { createCommandRunner, createIpAddressManager } from './address.ts';
+export { AddressCommandError, ProxyConfigError, ProxyError, ProxyListenError } from './errors.ts';
+export type { NodeHealth, NodeMonitor, NodeMonitorOptions } from './health.ts';
+export { createNodeMonitor } from './health.ts';
+export type { ListenerName, ProxyMetrics } from './metrics.ts';
+export type {
+  CreateProxyOptions,
+  LeaderElector,
+  LeaderElectorFactory,
+  NodeRole,
+  NodeState,
+  Proxy,
+  ProxyClock,
+  ProxyNode,
+  ProxyState,
+  ProxyStatus,
+} from './proxy.ts';
+export { createProxy, systemClock } from './proxy.ts';
+export type { NodeObservation, RoutePlan, SplitBrain } from './router.ts';
+export { parseLsn, pickLeastConnections, planRoutes } from './router.ts';
+export type { RefusalReason } from './wire.ts';
+export { encodeErrorResponse, REFUSAL_SQLSTATE } from './wire.ts';

@@ -1,0 +1,142 @@
+/**
+ * The proxy's Prometheus metrics, in a registry of its own (never prom-client's global one, so two proxies in one
+ * process, or a proxy next to other modules, do not collide). Hot-path numbers (bytes, connection counts) live in
+ * plain fields and are read at scrape time by `collect`.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export type ListenerName = 'rw' | 'ro';
+
+/** What the metrics read at scrape time. */
+export interface MetricsSource {
+  nodes(): Iterable<{
+    name: string;
+    active: Record<ListenerName, number>;
+    total: Record<ListenerName, number>;
+    bytesIn: number;
+    bytesOut: number;
+    up: boolean;
+    lagBytes: number | null;
+  }>;
+  refused(): Iterable<[listener: ListenerName, reason: string, count: number]>;
+  splitBrain(): number;
+  leader(): boolean;
+  failovers(): number;
+}
+
+export interface ProxyMetrics {
+  readonly registry: Registry;
+  observeCheck(node: string, seconds: number, ok: boolean): void;
+}
+
+/** Builds the registry; `source` is read on every scrape. */
+export function createProxyMetrics(source: MetricsSource): ProxyMetrics {
+  const registry = new Registry();
+  new Gauge({
+    name: 'pgwarden_proxy_connections_active',
+    help: 'Client connections open now, per listener and node',
+    labelNames: ['listener', 'node'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const node of source.nodes()) {
+        this.set({ listener: 'rw', node: node.name }, node.active.rw);
+        this.set({ listener: 'ro', node: node.name }, node.active.ro);
+      }
+    },
+  });
+  new Counter({
+    name: 'pgwarden_proxy_connections_total',
+    help: 'Client connections routed since start, per listener and node',
+    labelNames: ['listener', 'node'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const node of source.nodes()) {
+        this.inc({ listener: 'rw', node: node.name }, node.total.rw);
+        this.inc({ listener: 'ro', node: node.name }, node.total.ro);
+      }
+    },
+  });
+  new Counter({
+    name: 'pgwarden_proxy_connections_refused_total',
+    help: 'Client connections refused with an error message, per listener and reason',
+    labelNames: ['listener', 'reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [listener, reason, count] of source.refused()) this.inc({ listener, reason }, count);
+    },
+  });
+  new Counter({
+    name: 'pgwarden_proxy_bytes_total',
+    help: 'Bytes spliced, per node and direction (in = client to node, out = node to client)',
+    labelNames: ['node', 'direction'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const node of source.nodes()) {
+        this.inc({ node: node.name, direction: 'in' }, node.bytesIn);
+        this.inc({ node: node.name, direction: 'out' }, node.bytesOut);
+      }
+    },
+  });
+  new Gauge({
+    name: 'pgwarden_proxy_node_up',
+    help: '1 when the last health check of the node succeeded',
+    labelNames: ['node'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const node of source.nodes()) this.set({ node: node.name }, node.up ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'pgwarden_proxy_replica_lag_bytes',
+    help: 'Replay lag of each replica behind the primary, in bytes',
+    labelNames: ['node'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const node of source.nodes()) if (node.lagBytes !== null) this.set({ node: node.name }, node.lagBytes);
+    },
+  });
+  const checks = new Histogram({
+    name: 'pgwarden_proxy_health_check_seconds',
+    help: 'Health check latency per node and outcome',
+    labelNames: ['node', 'outcome'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  new Counter({
+    name: 'pgwarden_proxy_failovers_total',
+    help: 'Changes of the read-write target from one node to another',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(source.failovers());
+    },
+  });
+  new Gauge({
+    name: 'pgwarden_proxy_split_brain',
+    help: '0: one primary; 1: several primaries, the one on the highest timeline takes read-write; 2: several on the same timeline, read-write refused',
+    registers: [registry],
+    collect() {
+      this.set(source.splitBrain());
+    },
+  });
+  new Gauge({
+    name: 'pgwarden_proxy_leader',
+    help: '1 when this proxy holds the Lease (and the floating address, if any)',
+    registers: [registry],
+    collect() {
+      this.set(source.leader() ? 1 : 0);
+    },
+  });
+  return {
+    registry,
+    observeCheck(node, seconds, ok) {
+      checks.observe({ node, outcome: ok ? 'ok' : 'failed' }, seconds);
+    },
+  };
+}

@@ -1,0 +1,574 @@
+/**
+ * The HA proxy: a read-write listener that follows the primary, a read-only listener over healthy replicas
+ * (least connections), health checks, fencing of a demoted primary's clients, graceful drain, the HTTP API and,
+ * with a Lease elector, the floating address.
+ */
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import type { ProxySettings } from '../config/index.ts';
+import { nodeAddress } from '../config/index.ts';
+import type { Logger } from '../log/index.ts';
+import type { AddressManager } from './address.ts';
+import { createIpAddressManager } from './address.ts';
+import { createApiServer } from './api.ts';
+import { ProxyConfigError, ProxyListenError } from './errors.ts';
+import { createNodeMonitor, type NodeHealth, type NodeMonitor } from './health.ts';
+import { createProxyMetrics, type ListenerName, type ProxyMetrics } from './metrics.ts';
+import { type NodeObservation, pickLeastConnections, planRoutes, type RoutePlan, type SplitBrain } from './router.ts';
+import { type ByteCounter, spliceSockets } from './splice.ts';
+import { REFUSAL_SQLSTATE, type RefusalReason, refuseClient } from './wire.ts';
+
+/** Timers, injectable so tests and simulations control time. */
+export interface ProxyClock {
+  now(): number;
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemClock: ProxyClock = {
+  now: () => Date.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+/** The shape of `shared/k8s`'s `createLeaderElector` result. */
+export interface LeaderElector {
+  start(): void;
+  stop(): Promise<void>;
+  isLeader(): boolean;
+}
+
+/** Builds an elector wired to the proxy's callbacks (so the proxy decides what leading means: holding the VIP). */
+export type LeaderElectorFactory = (handlers: { onStartedLeading: () => void; onStoppedLeading: () => void }) => LeaderElector;
+
+export interface ProxyNode {
+  readonly name: string;
+  /** The node URL; its user and password are the monitoring login. Clients bring their own credentials. */
+  readonly url: string;
+}
+
+export interface CreateProxyOptions {
+  readonly nodes: readonly ProxyNode[];
+  readonly settings: ProxySettings;
+  readonly logger: Logger;
+  readonly clock?: ProxyClock;
+  /** Lease-based leader election; without one this proxy is the only instance and leads from the start. */
+  readonly elector?: LeaderElectorFactory;
+  /** The floating address; default: `ip addr` on `settings.vipInterface` when `settings.vip` is set. */
+  readonly addresses?: AddressManager;
+  /** Probe interval while no primary is known or the primary's check failed. Default 100 ms. */
+  readonly fastCheckIntervalMs?: number;
+}
+
+export type ProxyStatus = 'created' | 'running' | 'draining' | 'stopped';
+export type NodeRole = 'primary' | 'replica' | 'unknown';
+
+export interface NodeState {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly role: NodeRole;
+  readonly up: boolean;
+  readonly drained: boolean;
+  readonly timeline: number | null;
+  readonly lagBytes: number | null;
+  /** Serving: the read-write target, or in the read-only pool. */
+  readonly routing: { readonly rw: boolean; readonly ro: boolean };
+  readonly connections: Readonly<Record<ListenerName, number>>;
+  readonly connectionsTotal: Readonly<Record<ListenerName, number>>;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly lastCheckMs: number | null;
+  readonly lastCheckAt: string | null;
+  readonly error: string | null;
+}
+
+export interface ProxyState {
+  readonly status: ProxyStatus;
+  readonly leader: boolean;
+  readonly primary: string | null;
+  /** Why read-write is refused now (null while a primary is routed). */
+  readonly rwRefusal: RefusalReason | null;
+  readonly replicas: string[];
+  readonly splitBrain: SplitBrain;
+  readonly failovers: number;
+  readonly clients: { readonly active: number; readonly max: number };
+  readonly nodes: NodeState[];
+}
+
+export interface Proxy {
+  /** Binds the listeners and the API, runs a first round of checks, starts the elector. */
+  start(): Promise<void>;
+  /** Stops accepting, waits up to `drainTimeout` for clients to leave, then closes the rest and stops. */
+  drain(): Promise<void>;
+  /** Closes everything now (clients included) and releases the floating address. Idempotent. */
+  stop(): Promise<void>;
+  state(): ProxyState;
+  /** Takes a node out of routing and closes its clients. False for an unknown node. */
+  drainNode(name: string): boolean;
+  undrainNode(name: string): boolean;
+  readonly metrics: ProxyMetrics;
+  /** The bound ports (useful when settings asked for port 0). */
+  readonly ports: { readonly rw: number; readonly ro: number; readonly api: number };
+}
+
+interface Connection {
+  readonly client: Socket;
+  readonly server: Socket;
+  readonly listener: ListenerName;
+  readonly node: NodeRuntime;
+}
+
+interface NodeRuntime extends ByteCounter {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly monitor: NodeMonitor;
+  health: NodeHealth | null;
+  lastCheckAt: number | null;
+  drained: boolean;
+  readonly connections: Set<Connection>;
+  readonly active: Record<ListenerName, number>;
+  readonly total: Record<ListenerName, number>;
+  timer: unknown;
+  checking: boolean;
+  /** A check was asked for while one ran: run again right after. */
+  again: boolean;
+}
+
+const REFUSAL_MESSAGE: Record<RefusalReason, string> = {
+  too_many_clients: 'too many clients through pgwarden proxy',
+  no_primary: 'no primary available through pgwarden proxy',
+  split_brain: 'split brain: several primaries on the same timeline; pgwarden proxy refuses read-write connections',
+  no_target: 'no node available for read-only connections through pgwarden proxy',
+  backend_unreachable: 'pgwarden proxy could not connect to the database node',
+  shutting_down: 'pgwarden proxy is shutting down',
+};
+
+function boundPort(server: Server): number {
+  const address = server.address();
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
+function listen(server: Server, port: number, host: string, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error) =>
+      reject(new ProxyListenError(`${what}: cannot listen on ${host}:${port}: ${error.message}`, port, { cause: error }));
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.removeListener('error', onError);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Creates the proxy (nothing listens until `start()`).
+ *
+ * @example
+ * const proxy = createProxy({ nodes: [{ name: 'pg-0', url }, { name: 'pg-1', url: url1 }], settings: config.proxy, logger });
+ * await proxy.start();
+ * process.once('SIGTERM', () => proxy.drain());
+ */
+export function createProxy(options: CreateProxyOptions): Proxy {
+  const { settings, logger } = options;
+  const clock = options.clock ?? systemClock;
+  const fastInterval = Math.min(options.fastCheckIntervalMs ?? 100, settings.checkInterval);
+  if (options.nodes.length === 0) throw new ProxyConfigError('nodes: the proxy needs at least one node (--url name=URL)');
+  if (settings.vip && !settings.vipInterface && !options.addresses) {
+    throw new ProxyConfigError(`vipInterface: required with vip ${settings.vip} (the interface that carries the address, like eth0)`);
+  }
+  const seen = new Set<string>();
+  let status: ProxyStatus = 'created';
+  let plan: RoutePlan = planRoutes([], { maxLagBytes: settings.maxLag });
+  let failovers = 0;
+  let lastPrimary: string | null = null;
+  let rrCursor = 0;
+  let activeClients = 0;
+  let leading = false;
+  const refused = new Map<string, number>();
+
+  const recheck = (node: NodeRuntime) => {
+    if (status !== 'running' && status !== 'draining') return;
+    if (node.checking) {
+      node.again = true;
+      return;
+    }
+    clock.clearTimeout(node.timer);
+    void runCheck(node);
+  };
+
+  const nodes: NodeRuntime[] = options.nodes.map((node) => {
+    if (seen.has(node.name)) throw new ProxyConfigError(`nodes: duplicate node name "${node.name}"`);
+    seen.add(node.name);
+    const { host, port } = nodeAddress(node);
+    const runtime: NodeRuntime = {
+      name: node.name,
+      host,
+      port,
+      monitor: createNodeMonitor({
+        name: node.name,
+        url: node.url,
+        timeoutMs: settings.checkTimeout,
+        logger,
+        onConnectionLost: () => recheck(runtime),
+      }),
+      health: null,
+      lastCheckAt: null,
+      drained: false,
+      connections: new Set(),
+      active: { rw: 0, ro: 0 },
+      total: { rw: 0, ro: 0 },
+      bytesIn: 0,
+      bytesOut: 0,
+      timer: undefined,
+      checking: false,
+      again: false,
+    };
+    return runtime;
+  });
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+
+  const metrics = createProxyMetrics({
+    nodes: () =>
+      nodes.map((n) => ({
+        name: n.name,
+        active: n.active,
+        total: n.total,
+        bytesIn: n.bytesIn,
+        bytesOut: n.bytesOut,
+        up: n.health?.ok === true,
+        lagBytes: plan.lag[n.name] ?? null,
+      })),
+    refused: () => [...refused].map(([key, count]) => [...(key.split('/') as [ListenerName, string]), count]),
+    splitBrain: () => (plan.splitBrain.kind === 'none' ? 0 : plan.splitBrain.kind === 'resolved' ? 1 : 2),
+    leader: () => leading,
+    failovers: () => failovers,
+  });
+
+  const closeConnection = (connection: Connection) => {
+    connection.client.destroy();
+    connection.server.destroy();
+  };
+
+  /** Read-write connections may only stay on the current primary; with split brain unresolved, on none. */
+  const enforceFencing = () => {
+    for (const node of nodes) {
+      if (node.active.rw === 0) continue;
+      const fence =
+        plan.primary !== null
+          ? node.name !== plan.primary
+          : plan.splitBrain.kind === 'unresolved' || node.drained || node.health?.recovery === true;
+      if (!fence) continue;
+      let closed = 0;
+      for (const connection of node.connections) {
+        if (connection.listener === 'rw') {
+          closeConnection(connection);
+          closed++;
+        }
+      }
+      logger.warn('fenced read-write clients of a node that is no longer the primary', {
+        node: node.name,
+        clients: closed,
+        primary: plan.primary,
+      });
+    }
+  };
+
+  const describeSplitBrain = (splitBrain: SplitBrain) =>
+    splitBrain.kind === 'none'
+      ? 'none'
+      : `${splitBrain.kind}: ${splitBrain.primaries.join(', ')} (timeline ${splitBrain.timeline ?? 'unknown'})`;
+
+  const replan = () => {
+    const observations: NodeObservation[] = nodes.map((n) => ({
+      name: n.name,
+      up: n.health?.ok === true,
+      recovery: n.health?.recovery ?? null,
+      timeline: n.health?.timeline ?? null,
+      lsn: n.health?.lsn ?? null,
+      receiveLsn: n.health?.receiveLsn ?? null,
+      drained: n.drained,
+    }));
+    const previous = plan;
+    plan = planRoutes(observations, { maxLagBytes: settings.maxLag });
+    if (plan.primary !== null && lastPrimary !== null && plan.primary !== lastPrimary) {
+      failovers++;
+      logger.warn('primary changed', { from: lastPrimary, to: plan.primary });
+    } else if (plan.primary !== null && lastPrimary === null) {
+      logger.info('primary found', { primary: plan.primary });
+    }
+    if (plan.primary === null && previous.primary !== null) {
+      logger.warn('no read-write target', { previous: previous.primary, reason: plan.rwRefusal });
+    }
+    if (plan.primary !== null) lastPrimary = plan.primary;
+    if (describeSplitBrain(plan.splitBrain) !== describeSplitBrain(previous.splitBrain)) {
+      if (plan.splitBrain.kind === 'none') logger.info('split brain resolved');
+      else logger.error('split brain: more than one primary', { state: describeSplitBrain(plan.splitBrain), primary: plan.primary });
+    }
+    if (plan.replicas.join(',') !== previous.replicas.join(','))
+      logger.info('read-only pool changed', { replicas: plan.replicas.join(',') });
+    enforceFencing();
+  };
+
+  /** Checks faster while the read-write target is unknown or in doubt, to follow a promotion within ~0.1–0.2 s. */
+  const nextDelay = () => {
+    if (plan.primary === null) return fastInterval;
+    const primary = byName.get(plan.primary);
+    return primary?.health?.ok === true ? settings.checkInterval : fastInterval;
+  };
+
+  const runCheck = async (node: NodeRuntime): Promise<void> => {
+    node.checking = true;
+    node.again = false;
+    const health = await node.monitor.check();
+    node.checking = false;
+    if (status !== 'running' && status !== 'draining') return;
+    const wasOk = node.health?.ok;
+    node.health = health;
+    node.lastCheckAt = clock.now();
+    metrics.observeCheck(node.name, health.latencyMs / 1000, health.ok);
+    if (!health.ok && wasOk !== false) logger.warn('health check failed', { node: node.name, error: health.error });
+    if (health.ok && wasOk === false) logger.info('node reachable again', { node: node.name });
+    replan();
+    if (node.again) {
+      void runCheck(node);
+      return;
+    }
+    node.timer = clock.setTimeout(() => void runCheck(node), nextDelay());
+  };
+
+  const refuse = (listener: ListenerName, socket: Socket, reason: RefusalReason, detail?: Record<string, unknown>) => {
+    const key = `${listener}/${reason}`;
+    refused.set(key, (refused.get(key) ?? 0) + 1);
+    logger.debug('client refused', { listener, reason, ...detail });
+    refuseClient(socket, REFUSAL_SQLSTATE[reason], REFUSAL_MESSAGE[reason], settings.connectTimeout);
+  };
+
+  const targetFor = (listener: ListenerName): NodeRuntime | RefusalReason => {
+    if (listener === 'rw') {
+      return plan.primary !== null ? (byName.get(plan.primary) as NodeRuntime) : (plan.rwRefusal ?? 'no_primary');
+    }
+    const cursor = rrCursor++;
+    const name = pickLeastConnections(plan.replicas, (n) => (byName.get(n) as NodeRuntime).connections.size, cursor);
+    if (name !== null) return byName.get(name) as NodeRuntime;
+    return plan.primary !== null ? (byName.get(plan.primary) as NodeRuntime) : 'no_target';
+  };
+
+  const onClient = (listener: ListenerName, client: Socket) => {
+    client.on('error', () => {});
+    if (status !== 'running') {
+      refuse(listener, client, 'shutting_down');
+      return;
+    }
+    if (activeClients >= settings.maxClients) {
+      refuse(listener, client, 'too_many_clients', { max: settings.maxClients });
+      return;
+    }
+    const target = targetFor(listener);
+    if (typeof target === 'string') {
+      refuse(listener, client, target);
+      return;
+    }
+    const server = connect({ host: target.host, port: target.port, noDelay: true, keepAlive: true });
+    server.on('error', () => {});
+    const connection: Connection = { client, server, listener, node: target };
+    activeClients++;
+    target.connections.add(connection);
+    target.active[listener]++;
+    target.total[listener]++;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      activeClients--;
+      target.connections.delete(connection);
+      target.active[listener]--;
+      if (activeClients === 0) onIdle?.();
+    };
+    let connected = false;
+    const fail = (error: string) => {
+      if (connected || released) return;
+      clearTimeout(timer);
+      server.destroy();
+      release();
+      if (!client.destroyed) refuse(listener, client, 'backend_unreachable', { node: target.name, error });
+      recheck(target);
+    };
+    const timer = setTimeout(() => fail('connect timeout'), settings.connectTimeout);
+    server.once('connect', () => {
+      connected = true;
+      clearTimeout(timer);
+      spliceSockets(client, server, target, release);
+    });
+    server.once('error', (error: NodeJS.ErrnoException) => fail(error.code ?? error.message));
+    server.once('close', () => fail('closed'));
+    client.once('close', () => {
+      if (connected) return;
+      clearTimeout(timer);
+      server.destroy();
+      release();
+    });
+    client.setKeepAlive(true, 30_000);
+  };
+
+  let onIdle: (() => void) | undefined;
+  const rwServer = createServer({ pauseOnConnect: true, noDelay: true }, (socket) => onClient('rw', socket));
+  const roServer = createServer({ pauseOnConnect: true, noDelay: true }, (socket) => onClient('ro', socket));
+
+  const ports = { rw: 0, ro: 0, api: 0 };
+
+  const state = (): ProxyState => ({
+    status,
+    leader: leading,
+    primary: plan.primary,
+    rwRefusal: plan.primary === null ? (plan.rwRefusal ?? 'no_primary') : null,
+    replicas: [...plan.replicas],
+    splitBrain: plan.splitBrain,
+    failovers,
+    clients: { active: activeClients, max: settings.maxClients },
+    nodes: nodes.map((n) => ({
+      name: n.name,
+      host: n.host,
+      port: n.port,
+      role: n.health?.ok ? (n.health.recovery ? 'replica' : 'primary') : 'unknown',
+      up: n.health?.ok === true,
+      drained: n.drained,
+      timeline: n.health?.timeline ?? null,
+      lagBytes: plan.lag[n.name] ?? null,
+      routing: { rw: plan.primary === n.name, ro: plan.replicas.includes(n.name) },
+      connections: { ...n.active },
+      connectionsTotal: { ...n.total },
+      bytesIn: n.bytesIn,
+      bytesOut: n.bytesOut,
+      lastCheckMs: n.health ? Math.round(n.health.latencyMs * 10) / 10 : null,
+      lastCheckAt: n.lastCheckAt === null ? null : new Date(n.lastCheckAt).toISOString(),
+      error: n.health?.error ?? null,
+    })),
+  });
+
+  const drainNode = (name: string): boolean => {
+    const node = byName.get(name);
+    if (!node) return false;
+    node.drained = true;
+    const clients = node.connections.size;
+    for (const connection of node.connections) closeConnection(connection);
+    logger.warn('node drained: out of routing, clients closed', { node: name, clients });
+    replan();
+    return true;
+  };
+
+  const undrainNode = (name: string): boolean => {
+    const node = byName.get(name);
+    if (!node) return false;
+    node.drained = false;
+    logger.info('node undrained: back in routing', { node: name });
+    replan();
+    return true;
+  };
+
+  const api = createApiServer({
+    token: settings.apiToken,
+    logger,
+    registry: metrics.registry,
+    state,
+    drainNode,
+    undrainNode,
+  });
+
+  const addresses: AddressManager | undefined =
+    options.addresses ??
+    (settings.vip && settings.vipInterface
+      ? createIpAddressManager({ address: settings.vip, interface: settings.vipInterface, logger })
+      : undefined);
+
+  // Leadership transitions run one after another, so a quick lose/win never interleaves `ip addr` commands.
+  let addressQueue: Promise<void> = Promise.resolve();
+  const onStartedLeading = () => {
+    leading = true;
+    logger.info('leading: this proxy holds the lease', { vip: addresses?.address });
+    if (!addresses) return;
+    addressQueue = addressQueue.then(async () => {
+      if (!leading) return;
+      await addresses.add().catch((error: unknown) => logger.error('cannot add the floating address', { error }));
+    });
+  };
+  const onStoppedLeading = () => {
+    leading = false;
+    logger.warn('lease lost: dropping the floating address', { vip: addresses?.address });
+    if (!addresses) return;
+    addressQueue = addressQueue.then(async () => {
+      await addresses.remove().catch((error: unknown) => logger.error('cannot remove the floating address', { error }));
+    });
+  };
+  const elector = options.elector?.({ onStartedLeading, onStoppedLeading });
+
+  let stopping: Promise<void> | undefined;
+
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      const wasRunning = status === 'running' || status === 'draining';
+      status = 'stopped';
+      for (const node of nodes) clock.clearTimeout(node.timer);
+      rwServer.close();
+      roServer.close();
+      for (const node of nodes) for (const connection of node.connections) closeConnection(connection);
+      if (elector) await elector.stop();
+      if (leading || (!elector && wasRunning)) onStoppedLeading();
+      await addressQueue;
+      await Promise.all(nodes.map((n) => n.monitor.close()));
+      await api.close();
+      logger.info('proxy stopped');
+    })();
+    return stopping;
+  };
+
+  return {
+    metrics,
+    ports,
+    state,
+    drainNode,
+    undrainNode,
+    stop,
+    async start() {
+      if (status !== 'created') throw new ProxyConfigError(`start: the proxy is ${status}; create a new one`);
+      await listen(rwServer, settings.rwPort, settings.listenHost, 'read-write listener');
+      await listen(roServer, settings.roPort, settings.listenHost, 'read-only listener');
+      await api.listen(settings.apiPort, settings.apiHost);
+      ports.rw = boundPort(rwServer);
+      ports.ro = boundPort(roServer);
+      ports.api = api.port();
+      status = 'running';
+      // A first round before anyone connects, so the first client does not meet "no primary".
+      await Promise.all(nodes.map((n) => runCheck(n)));
+      if (elector) elector.start();
+      else onStartedLeading();
+      logger.info('proxy running', {
+        rw: `${settings.listenHost}:${ports.rw}`,
+        ro: `${settings.listenHost}:${ports.ro}`,
+        api: `${settings.apiHost}:${ports.api}`,
+        primary: plan.primary,
+        replicas: plan.replicas.join(','),
+      });
+    },
+    async drain() {
+      if (status !== 'running') return stop();
+      status = 'draining';
+      rwServer.close();
+      roServer.close();
+      logger.info('draining: not accepting new clients', { clients: activeClients, timeoutMs: settings.drainTimeout });
+      if (activeClients > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = clock.setTimeout(() => {
+            logger.warn('drain timeout: closing the remaining clients', { clients: activeClients });
+            resolve();
+          }, settings.drainTimeout);
+          onIdle = () => {
+            clock.clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      await stop();
+    },
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * Routing decisions as pure functions of what the health checks saw: which node takes read-write, which take
+ * read-only, and whether two primaries are running (split brain).
+ */
+import type { RefusalReason } from './wire.ts';
+
+/** The last health check of one node, as the router needs it. */
+export interface NodeObservation {
+  readonly name: string;
+  /** The last check succeeded. */
+  readonly up: boolean;
+  readonly recovery: boolean | null;
+  readonly timeline: number | null;
+  /** A primary's current WAL position, a replica's replay position. */
+  readonly lsn: bigint | null;
+  /** A replica's received WAL position. */
+  readonly receiveLsn: bigint | null;
+  /** Taken out of routing by an operator (`POST /nodes/{name}/drain`). */
+  readonly drained: boolean;
+}
+
+export type SplitBrain =
+  | { readonly kind: 'none' }
+  /** Two or more primaries, one on a strictly higher timeline: the newer promotion takes read-write. */
+  | { readonly kind: 'resolved'; readonly primaries: string[]; readonly chosen: string; readonly timeline: number }
+  /** Two or more primaries share the highest timeline: read-write is refused until an operator resolves it. */
+  | { readonly kind: 'unresolved'; readonly primaries: string[]; readonly timeline: number | null };
+
+export interface RoutePlan {
+  /** The read-write target, or null (then `rwRefusal` says why). */
+  readonly primary: string | null;
+  readonly rwRefusal: RefusalReason | null;
+  /** Read-only candidates: healthy replicas within `maxLagBytes`, in node order. */
+  readonly replicas: string[];
+  /** Replay lag in bytes per replica (null when it cannot be told). */
+  readonly lag: Readonly<Record<string, number | null>>;
+  readonly splitBrain: SplitBrain;
+}
+
+/** Parses a `pg_lsn` text (`16/B374D848`) into a byte position. */
+export function parseLsn(text: string | null | undefined): bigint | null {
+  if (!text) return null;
+  const slash = text.indexOf('/');
+  if (slash < 0) return null;
+  return (BigInt(`0x${text.slice(0, slash)}`) << 32n) + BigInt(`0x${text.slice(slash + 1)}`);
+}
+
+/**
+ * Decides the routes. Never routes read-write to a node in recovery; with several primaries, read-write goes only
+ * to the one on a strictly higher timeline, else nowhere (fail closed).
+ *
+ * @example planRoutes(observations, { maxLagBytes: 16 * 1024 * 1024 }).primary // 'pg-0'
+ */
+export function planRoutes(nodes: readonly NodeObservation[], options: { maxLagBytes: number }): RoutePlan {
+  const primaries = nodes.filter((n) => n.up && n.recovery === false);
+  let primary: NodeObservation | null = null;
+  let splitBrain: SplitBrain = { kind: 'none' };
+  let rwRefusal: RefusalReason | null = null;
+  if (primaries.length === 1) {
+    primary = primaries[0] as NodeObservation;
+  } else if (primaries.length > 1) {
+    const top = Math.max(...primaries.map((p) => p.timeline ?? -1));
+    const onTop = primaries.filter((p) => (p.timeline ?? -1) === top);
+    const names = primaries.map((p) => p.name);
+    if (onTop.length === 1 && top >= 0) {
+      primary = onTop[0] as NodeObservation;
+      splitBrain = { kind: 'resolved', primaries: names, chosen: primary.name, timeline: top };
+    } else {
+      splitBrain = { kind: 'unresolved', primaries: names, timeline: top >= 0 ? top : null };
+      rwRefusal = 'split_brain';
+    }
+  } else {
+    rwRefusal = 'no_primary';
+  }
+  if (primary?.drained) {
+    rwRefusal = 'no_primary';
+  }
+  const lag: Record<string, number | null> = {};
+  const replicas: string[] = [];
+  for (const node of nodes) {
+    if (!node.up || node.recovery !== true) continue;
+    let bytes: bigint | null = null;
+    if (node.lsn !== null && primary?.lsn != null) bytes = primary.lsn > node.lsn ? primary.lsn - node.lsn : 0n;
+    else if (node.lsn !== null && node.receiveLsn !== null) bytes = node.receiveLsn > node.lsn ? node.receiveLsn - node.lsn : 0n;
+    lag[node.name] = bytes === null ? null : Number(bytes);
+    if (!node.drained && bytes !== null && bytes <= BigInt(options.maxLagBytes)) replicas.push(node.name);
+  }
+  return { primary: primary && !primary.drained ? primary.name : null, rwRefusal, replicas, lag, splitBrain };
+}
+
+/**
+ * Least connections with a round-robin tie-break: the candidate with the fewest active connections; among equals,
+ * the first at or after `cursor` (the caller advances it), so an idle pool still spreads evenly.
+ */
+export function pickLeastConnections(candidates: readonly string[], active: (name: string) => number, cursor: number): string | null {
+  const count = candidates.length;
+  if (count === 0) return null;
+  let best: string | null = null;
+  let bestActive = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < count; i++) {
+    const name = candidates[(cursor + i) % count] as string;
+    const n = active(name);
+    if (n < bestActive) {
+      best = name;
+      bestActive = n;
+    }
+  }
+  return best;
+}
