@@ -10,14 +10,16 @@ export type {
   LeaderElectorFactory,
   NodeRole,
   NodeState,
-  Proxy,
   ProxyClock,
   ProxyNode,
+  ProxyService,
   ProxyState,
   ProxyStatus,
 } from './proxy.ts';
 export { createProxy, systemClock } from './proxy.ts';
 export type { NodeObservation, RoutePlan, SplitBrain } from './router.ts';
 export { parseLsn, pickLeastConnections, planRoutes } from './router.ts';
+export type { ByteCounter, DataPath } from './splice.ts';
+export { defaultDataPath } from './splice.ts';
 export type { RefusalReason } from './wire.ts';
 export { encodeErrorResponse, REFUSAL_SQLSTATE } from './wire.ts';

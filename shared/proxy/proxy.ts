@@ -14,7 +14,7 @@ import { ProxyConfigError, ProxyListenError } from './errors.ts';
 import { createNodeMonitor, type NodeHealth, type NodeMonitor } from './health.ts';
 import { createProxyMetrics, type ListenerName, type ProxyMetrics } from './metrics.ts';
 import { type NodeObservation, pickLeastConnections, planRoutes, type RoutePlan, type SplitBrain } from './router.ts';
-import { type ByteCounter, spliceSockets } from './splice.ts';
+import { type ByteCounter, type DataPath, defaultDataPath, spliceSockets } from './splice.ts';
 import { REFUSAL_SQLSTATE, type RefusalReason, refuseClient } from './wire.ts';
 
 /** Timers, injectable so tests and simulations control time. */
@@ -55,6 +55,8 @@ export interface CreateProxyOptions {
   readonly elector?: LeaderElectorFactory;
   /** The floating address; default: `ip addr` on `settings.vipInterface` when `settings.vip` is set. */
   readonly addresses?: AddressManager;
+  /** How bytes are moved (see splice.ts); default the fastest the runtime supports. */
+  readonly dataPath?: DataPath;
   /** Probe interval while no primary is known or the primary's check failed. Default 100 ms. */
   readonly fastCheckIntervalMs?: number;
 }
@@ -95,7 +97,7 @@ export interface ProxyState {
   readonly nodes: NodeState[];
 }
 
-export interface Proxy {
+export interface ProxyService {
   /** Binds the listeners and the API, runs a first round of checks, starts the elector. */
   start(): Promise<void>;
   /** Stops accepting, waits up to `drainTimeout` for clients to leave, then closes the rest and stops. */
@@ -169,9 +171,10 @@ function listen(server: Server, port: number, host: string, what: string): Promi
  * await proxy.start();
  * process.once('SIGTERM', () => proxy.drain());
  */
-export function createProxy(options: CreateProxyOptions): Proxy {
+export function createProxy(options: CreateProxyOptions): ProxyService {
   const { settings, logger } = options;
   const clock = options.clock ?? systemClock;
+  const dataPath = options.dataPath ?? defaultDataPath;
   const fastInterval = Math.min(options.fastCheckIntervalMs ?? 100, settings.checkInterval);
   if (options.nodes.length === 0) throw new ProxyConfigError('nodes: the proxy needs at least one node (--url name=URL)');
   if (settings.vip && !settings.vipInterface && !options.addresses) {
@@ -370,6 +373,8 @@ export function createProxy(options: CreateProxyOptions): Proxy {
       return;
     }
     const server = connect({ host: target.host, port: target.port, noDelay: true, keepAlive: true });
+    // Paused, so net does not start reading on 'connect': the splice takes over the reads.
+    server.pause();
     server.on('error', () => {});
     const connection: Connection = { client, server, listener, node: target };
     activeClients++;
@@ -398,7 +403,7 @@ export function createProxy(options: CreateProxyOptions): Proxy {
     server.once('connect', () => {
       connected = true;
       clearTimeout(timer);
-      spliceSockets(client, server, target, release);
+      spliceSockets(client, server, target, release, dataPath);
     });
     server.once('error', (error: NodeJS.ErrnoException) => fail(error.code ?? error.message));
     server.once('close', () => fail('closed'));

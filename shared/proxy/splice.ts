@@ -1,10 +1,16 @@
 /**
  * The data path: bytes from a client socket to a backend socket and back, untouched.
  *
- * Kept lean on purpose (every microsecond here is taken from Postgres and the clients on a small machine): two
- * 'data' listeners that write straight through, pause on backpressure, and add the chunk length to two plain
- * number fields. No per-chunk allocation, closure creation or metric label lookup. Half-close is propagated
- * (an 'end' from one side ends the other once its writes flush), and any error or close tears down both.
+ * Every microsecond here is taken from Postgres and the clients on a small machine, so there are two paths:
+ * - `handles` (default): reads land in a static per-connection buffer (`useUserBuffer`, what `net.Socket`'s
+ *   `onread` option does) and are written straight to the other TCP handle with `writeBuffer`, bypassing the
+ *   Readable/Writable stream machinery. A write that the kernel cannot take at once (async) stops reading that side
+ *   until it completes, so the static buffer is never overwritten while in flight: backpressure for free. This
+ *   uses Node's `stream_wrap` binding (`process.binding`, DEP0111, documented-deprecated but kept for the
+ *   `stream_wrap`/`tcp_wrap` allow-list in Node 22); when it is missing, the `streams` path is used.
+ * - `streams`: two 'data' listeners that write through with pause/resume backpressure.
+ * Both add each chunk's length to two plain number fields; no metric label lookup on the data path.
+ * bench/proxy.bench.ts measures both against HAProxy.
  */
 import type { Socket } from 'node:net';
 
@@ -17,7 +23,8 @@ export interface ByteCounter {
 }
 
 /** Splices `client` and `server` both ways; `onClose` runs once when both are gone. */
-export function spliceSockets(client: Socket, server: Socket, counter: ByteCounter, onClose: () => void): void {
+/** Splices with 'data' events and `write()` (the portable path). */
+export function spliceWithStreams(client: Socket, server: Socket, counter: ByteCounter, onClose: () => void): void {
   let open = 2;
   const closedOne = () => {
     open--;
@@ -55,4 +62,135 @@ export function spliceSockets(client: Socket, server: Socket, counter: ByteCount
     closedOne();
   });
   client.resume();
+  server.resume();
+}
+
+interface RawHandle {
+  useUserBuffer(buffer: Uint8Array): void;
+  readStart(): number;
+  readStop(): number;
+  writeBuffer(req: RawWriteReq, data: Uint8Array): number;
+  onread: ((this: RawHandle) => void) | null;
+}
+
+interface RawWriteReq {
+  handle: RawHandle;
+  oncomplete: (status: number) => void;
+  buffer?: Uint8Array;
+}
+
+interface StreamWrapBinding {
+  WriteWrap: new () => RawWriteReq;
+  streamBaseState: Int32Array;
+  kReadBytesOrError: number;
+  kLastWriteWasAsync: number;
+}
+
+function loadStreamWrap(): StreamWrapBinding | null {
+  try {
+    const binding = (process as unknown as { binding(name: string): unknown }).binding('stream_wrap') as Partial<StreamWrapBinding>;
+    if (typeof binding.WriteWrap !== 'function' || !binding.streamBaseState || binding.kReadBytesOrError === undefined) return null;
+    return binding as StreamWrapBinding;
+  } catch {
+    return null;
+  }
+}
+
+const streamWrap = loadStreamWrap();
+
+/** Size of each per-connection, per-direction read buffer (HAProxy's default `tune.bufsize` is 16 kB as well). */
+const RAW_BUFFER_BYTES = 16 * 1024;
+
+export type DataPath = 'handles' | 'streams';
+
+/** The data path this runtime supports best. */
+export const defaultDataPath: DataPath = streamWrap ? 'handles' : 'streams';
+
+function handleOf(socket: Socket): RawHandle | null {
+  const handle = (socket as unknown as { _handle?: RawHandle | null })._handle;
+  return handle && typeof handle.useUserBuffer === 'function' && typeof handle.writeBuffer === 'function' ? handle : null;
+}
+
+/**
+ * Splices two connected, paused sockets on their TCP handles (see the module comment). Closing either socket
+ * (`destroy()`, e.g. fencing) ends the splice; `onClose` runs once both sockets are closed.
+ */
+export function spliceWithHandles(client: Socket, server: Socket, counter: ByteCounter, onClose: () => void): void {
+  const clientHandle = handleOf(client);
+  const serverHandle = handleOf(server);
+  if (!streamWrap || !clientHandle || !serverHandle) {
+    spliceWithStreams(client, server, counter, onClose);
+    return;
+  }
+  const { WriteWrap, streamBaseState, kReadBytesOrError, kLastWriteWasAsync } = streamWrap;
+  let finished = false;
+  let open = 2;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    client.destroy();
+    server.destroy();
+  };
+  const closedOne = () => {
+    open--;
+    if (open === 0) onClose();
+  };
+  client.on('error', finish);
+  server.on('error', finish);
+  client.once('close', () => {
+    finish();
+    closedOne();
+  });
+  server.once('close', () => {
+    finish();
+    closedOne();
+  });
+
+  const wire = (source: RawHandle, target: RawHandle, toServer: boolean) => {
+    const buffer = Buffer.allocUnsafeSlow(RAW_BUFFER_BYTES);
+    // A request object is only taken over by libuv when the write goes async; until then it is reused.
+    let req = new WriteWrap();
+    const resume = (status: number) => {
+      if (status < 0) return finish();
+      if (!finished) source.readStart();
+    };
+    req.handle = target;
+    req.oncomplete = resume;
+    source.useUserBuffer(buffer);
+    source.onread = () => {
+      const nread = streamBaseState[kReadBytesOrError] as number;
+      if (nread > 0) {
+        if (toServer) counter.bytesIn += nread;
+        else counter.bytesOut += nread;
+        if (target.writeBuffer(req, buffer.subarray(0, nread)) !== 0) return finish();
+        if (streamBaseState[kLastWriteWasAsync]) {
+          // The kernel took part of it: stop reading into `buffer` until libuv has written the rest.
+          source.readStop();
+          req.buffer = buffer;
+          req = new WriteWrap();
+          req.handle = target;
+          req.oncomplete = resume;
+        }
+        return;
+      }
+      // 0: nothing this time (EAGAIN). Negative: EOF or an error. Every byte read so far has been handed to
+      // the kernel (reading stops while a write is in flight), so closing both sides loses nothing sent.
+      if (nread < 0) finish();
+    };
+    source.readStart();
+  };
+  wire(clientHandle, serverHandle, true);
+  wire(serverHandle, clientHandle, false);
+}
+
+/** Splices with the given data path (default: the fastest this runtime supports). */
+export function spliceSockets(
+  client: Socket,
+  server: Socket,
+  counter: ByteCounter,
+  onClose: () => void,
+  path: DataPath = defaultDataPath,
+): void {
+  if (path === 'handles') spliceWithHandles(client, server, counter, onClose);
+  else spliceWithStreams(client, server, counter, onClose);
 }

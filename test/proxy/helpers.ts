@@ -4,7 +4,7 @@ import type { ProxySettings } from '../../shared/config/index.ts';
 import { configSchema } from '../../shared/config/index.ts';
 import type { TestCluster } from '../harness/cluster.ts';
 
-/** Proxy settings on loopback with OS-chosen ports; checks every 200 ms so tests follow changes quickly. */
+/** ProxyService settings on loopback with OS-chosen ports; checks every 200 ms so tests follow changes quickly. */
 export function testSettings(overrides: Partial<ProxySettings> = {}): ProxySettings {
   return {
     ...configSchema.parse({}).proxy,

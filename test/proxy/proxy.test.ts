@@ -1,14 +1,14 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryLogger } from '../../shared/log/index.ts';
-import { createProxy, type Proxy } from '../../shared/proxy/index.ts';
+import { createProxy, type ProxyService } from '../../shared/proxy/index.ts';
 import { startTestCluster, type TestCluster } from '../harness/cluster.ts';
 import { clientVia, connectError, eventually, getJson, landOn, proxyNodes, testSettings, whereAmI } from './helpers.ts';
 
 const TOKEN = 'proxy-test-token-1234';
 
 let cluster: TestCluster;
-let proxy: Proxy;
+let proxy: ProxyService;
 
 beforeAll(async () => {
   cluster = await startTestCluster({ replicas: 2 });
