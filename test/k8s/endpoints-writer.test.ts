@@ -30,8 +30,8 @@ beforeAll(async () => {
 afterAll(() => fake.close());
 beforeEach(() => {
   service++;
-  rw = `postgres-rw-${service}`;
-  ro = `postgres-ro-${service}`;
+  rw = `pg${service}-rw`;
+  ro = `pg${service}-ro`;
 });
 
 const writer = (api: 'slices' | 'endpoints', maxConflictRetries?: number) =>

@@ -66,6 +66,8 @@ export interface KubernetesFake {
   readonly requests: RecordedRequest[];
   /** The next matching request(s) answer `status` with a Status body, before touching the store. */
   failNext(injection: FailureInjection): void;
+  /** Forgets every pending failNext/beforeNext injection. */
+  clearInjections(): void;
   /** Runs `action` when the next matching request arrives, before it is handled: another client's edit mid-flight. */
   beforeNext(match: { method?: string; pathIncludes?: string }, action: () => void): void;
   objects(): KubeObject[];
@@ -593,6 +595,10 @@ export async function startKubernetesFake(options: { token?: string } = {}): Pro
     requests,
     failNext(injection) {
       failures.push({ ...injection, times: injection.times ?? 1 });
+    },
+    clearInjections() {
+      failures.length = 0;
+      hooks.length = 0;
     },
     beforeNext(match, action) {
       hooks.push({ ...match, action });
