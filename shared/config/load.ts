@@ -57,7 +57,10 @@ export const ENV_VARS: Record<string, { path: string[]; convert?: (value: string
   PGWARDEN_LOKI_USERNAME: { path: ['loki', 'username'], doc: 'Loki basic-auth user' },
   PGWARDEN_LOKI_PASSWORD: { path: ['loki', 'password'], doc: 'Loki basic-auth password' },
   PGWARDEN_QUEUE_URL: { path: ['queue', 'url'], doc: 'SQS alerts queue URL' },
+  PGWARDEN_QUEUE_URL_SLACK: { path: ['queue', 'urls', 'slack'], doc: 'SQS queue of the Slack sender' },
+  PGWARDEN_QUEUE_URL_LOKI: { path: ['queue', 'urls', 'loki'], doc: 'SQS queue of the Loki sender' },
   PGWARDEN_DLQ_URL: { path: ['queue', 'dlqUrl'], doc: 'SQS dead-letter queue URL' },
+  PGWARDEN_CHANNELS: { path: ['channels'], convert: list, doc: 'channels alerts go to, like slack,loki (default: those configured)' },
   PGWARDEN_THRESHOLD_TOTAL: { path: ['watchdog', 'thresholds', 'total'], doc: 'total connections threshold (0 = off)' },
   PGWARDEN_THRESHOLD_ACTIVE: { path: ['watchdog', 'thresholds', 'active'], doc: 'active connections threshold' },
   PGWARDEN_THRESHOLD_IDLE: { path: ['watchdog', 'thresholds', 'idle'], doc: 'idle connections threshold' },
@@ -145,6 +148,10 @@ function problemsOf(error: z.ZodError, source: string): ConfigProblem[] {
 export interface LoadConfigOptions {
   /** A YAML (or JSON) file. Default: `PGWARDEN_CONFIG` when set. */
   file?: string;
+  /** A config document given as text (a secret's value) instead of a file. */
+  text?: string;
+  /** What to call `text` in error messages. */
+  source?: string;
   env?: NodeJS.ProcessEnv;
   /** What the command line said (highest precedence), in the file's shape. */
   overrides?: RawConfig | Json;

@@ -147,8 +147,10 @@ export const lokiSchema = z.strictObject({
 });
 
 export const queueSchema = z.strictObject({
-  /** SQS queue URL; without one, deliveries are sent directly by the process that publishes them. */
+  /** One SQS queue for every channel; without any queue, deliveries are sent directly by the publishing process. */
   url: z.url().optional(),
+  /** One SQS queue per channel (what infra/ deploys: each sender function subscribes to its own queue). */
+  urls: z.strictObject({ slack: z.url().optional(), loki: z.url().optional() }).optional(),
   dlqUrl: z.url().optional(),
   region: z.string().optional(),
   endpoint: z.url().optional(),
@@ -189,6 +191,11 @@ export const configSchema = z
     slack: slackSchema.optional(),
     loki: lokiSchema.optional(),
     queue: queueSchema.default({}),
+    /**
+     * The channels every alert is delivered to. Default: those configured here (slack, loki). A publisher that does
+     * not hold the senders' credentials (a deployed watchdog) names them so its ledger rows and messages exist.
+     */
+    channels: z.array(z.enum(['slack', 'loki'])).optional(),
     proxy: proxySchema.default(proxySchema.parse({})),
     log: z
       .strictObject({
