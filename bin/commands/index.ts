@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerDeliveriesCommand } from './deliveries.ts';
 import { registerInvoke } from './invoke.ts';
 import { registerMigrateCommand } from './migrate.ts';
+import { registerProxyCommand } from './proxy.ts';
 import { registerRequeueCommand } from './requeue.ts';
 import { registerSweepCommand } from './sweep.ts';
 import { registerTopology } from './topology.ts';
@@ -16,4 +17,5 @@ export const commands: Array<(program: Command) => void> = [
   registerDeliveriesCommand,
   registerRequeueCommand,
   registerTopology,
+  registerProxyCommand,
 ];

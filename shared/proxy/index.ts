@@ -19,6 +19,8 @@ export type {
 export { createProxy, systemClock } from './proxy.ts';
 export type { NodeObservation, RoutePlan, SplitBrain } from './router.ts';
 export { parseLsn, pickLeastConnections, planRoutes } from './router.ts';
+export type { ProxyRunOptions } from './run.ts';
+export { leaseElectorFor, proxyCluster, startProxyFromConfig } from './run.ts';
 export type { ByteCounter, DataPath } from './splice.ts';
 export { defaultDataPath } from './splice.ts';
 export type { RefusalReason } from './wire.ts';

@@ -61,7 +61,7 @@ export interface CreateProxyOptions {
   readonly fastCheckIntervalMs?: number;
 }
 
-export type ProxyStatus = 'created' | 'running' | 'draining' | 'stopped';
+export type ProxyStatus = 'created' | 'starting' | 'running' | 'draining' | 'stopped';
 export type NodeRole = 'primary' | 'replica' | 'unknown';
 
 export interface NodeState {
@@ -190,8 +190,10 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
   let leading = false;
   const refused = new Map<string, number>();
 
+  const checking = () => status === 'starting' || status === 'running' || status === 'draining';
+
   const recheck = (node: NodeRuntime) => {
-    if (status !== 'running' && status !== 'draining') return;
+    if (!checking()) return;
     if (node.checking) {
       node.again = true;
       return;
@@ -325,7 +327,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     node.again = false;
     const health = await node.monitor.check();
     node.checking = false;
-    if (status !== 'running' && status !== 'draining') return;
+    if (!checking()) return;
     const wasOk = node.health?.ok;
     node.health = health;
     node.lastCheckAt = clock.now();
@@ -490,7 +492,9 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
   let addressQueue: Promise<void> = Promise.resolve();
   const onStartedLeading = () => {
     leading = true;
-    logger.info('leading: this proxy holds the lease', { vip: addresses?.address });
+    logger.info(options.elector ? 'lease won: this proxy leads' : 'no lease configured: this proxy leads as the only instance', {
+      vip: addresses?.address,
+    });
     if (!addresses) return;
     addressQueue = addressQueue.then(async () => {
       if (!leading) return;
@@ -499,7 +503,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
   };
   const onStoppedLeading = () => {
     leading = false;
-    logger.warn('lease lost: dropping the floating address', { vip: addresses?.address });
+    logger.warn('leadership ended: dropping the floating address first', { vip: addresses?.address });
     if (!addresses) return;
     addressQueue = addressQueue.then(async () => {
       await addresses.remove().catch((error: unknown) => logger.error('cannot remove the floating address', { error }));
@@ -511,14 +515,13 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
 
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      const wasRunning = status === 'running' || status === 'draining';
       status = 'stopped';
       for (const node of nodes) clock.clearTimeout(node.timer);
       rwServer.close();
       roServer.close();
       for (const node of nodes) for (const connection of node.connections) closeConnection(connection);
       if (elector) await elector.stop();
-      if (leading || (!elector && wasRunning)) onStoppedLeading();
+      if (leading) onStoppedLeading();
       await addressQueue;
       await Promise.all(nodes.map((n) => n.monitor.close()));
       await api.close();
@@ -536,15 +539,21 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     stop,
     async start() {
       if (status !== 'created') throw new ProxyConfigError(`start: the proxy is ${status}; create a new one`);
-      await listen(rwServer, settings.rwPort, settings.listenHost, 'read-write listener');
-      await listen(roServer, settings.roPort, settings.listenHost, 'read-only listener');
-      await api.listen(settings.apiPort, settings.apiHost);
+      status = 'starting';
+      // A first round of checks before anything listens, so the first client does not meet "no primary".
+      await Promise.all(nodes.map((n) => runCheck(n)));
+      try {
+        await listen(rwServer, settings.rwPort, settings.listenHost, 'read-write listener');
+        await listen(roServer, settings.roPort, settings.listenHost, 'read-only listener');
+        await api.listen(settings.apiPort, settings.apiHost);
+      } catch (error) {
+        await stop();
+        throw error;
+      }
       ports.rw = boundPort(rwServer);
       ports.ro = boundPort(roServer);
       ports.api = api.port();
       status = 'running';
-      // A first round before anyone connects, so the first client does not meet "no primary".
-      await Promise.all(nodes.map((n) => runCheck(n)));
       if (elector) elector.start();
       else onStartedLeading();
       logger.info('proxy running', {

@@ -1,0 +1,326 @@
+/**
+ * The HA proxy against the C peer it replaces: pgbench select-only (`-S`, 16 clients, 2 threads) direct to the
+ * primary, through pgwarden's proxy (TCP-handle data path, and the portable streams path for comparison), and
+ * through HAProxy 2.6 in TCP mode, arms interleaved in rounds so the machine's noise hits every arm alike. Then
+ * the same with a new connection per transaction (`-C`). Then failover: from `pg_promote()` returning on the new
+ * primary (old one stopped) to the first successful write through the read-write port, median of 5.
+ *
+ * `PGWARDEN_BENCH_SECONDS` sets the seconds per arm (default 30, split into 3 rounds). Needs Debian `pgbench`
+ * on the PATH; installs `haproxy` with apt-get when missing. Loopback only.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { configSchema } from '../shared/config/index.ts';
+import { type EmbeddedCluster, startEmbeddedCluster } from '../shared/embedded/index.ts';
+import { silentLogger } from '../shared/log/index.ts';
+import { createProxy, type DataPath, type ProxyService } from '../shared/proxy/index.ts';
+import type { BenchRow } from './run.ts';
+
+const SECONDS = Number(process.env.PGWARDEN_BENCH_SECONDS ?? 30);
+const ROUNDS = 3;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function has(program: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${program}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function ensureHaproxy(): void {
+  if (has('haproxy')) return;
+  execFileSync('apt-get', ['install', '-y', 'haproxy'], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
+async function startHaproxy(port: number, backendPort: number): Promise<ChildProcess> {
+  const file = path.join(tmpdir(), `pgwarden-bench-haproxy-${process.pid}.cfg`);
+  writeFileSync(
+    file,
+    [
+      'global',
+      '  maxconn 4096',
+      'defaults',
+      '  mode tcp',
+      '  timeout connect 3s',
+      '  timeout client 1h',
+      '  timeout server 1h',
+      'listen postgres',
+      `  bind 127.0.0.1:${port}`,
+      `  server primary 127.0.0.1:${backendPort}`,
+      '',
+    ].join('\n'),
+  );
+  const child = spawn('haproxy', ['-f', file, '-db'], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const probe = new pg.Client({ host: '127.0.0.1', port, user: 'nobody', password: 'x', database: 'x', connectionTimeoutMillis: 500 });
+      probe.on('error', () => {});
+      probe.connect().then(
+        () => resolve(true),
+        (error: { code?: string }) => resolve(error.code !== 'ECONNREFUSED'),
+      );
+    });
+    if (up) return child;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error('haproxy did not start listening');
+}
+
+/** CPU seconds used so far by a process (utime + stime from /proc). */
+function processCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+interface ArmTotals {
+  transactions: number;
+  seconds: number;
+  cpuSeconds: number;
+}
+
+function runPgbench(
+  cluster: EmbeddedCluster,
+  port: number,
+  seconds: number,
+  extra: string[],
+): Promise<{ tps: number; transactions: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      'pgbench',
+      [
+        '-n',
+        '-S',
+        '-c',
+        '16',
+        '-j',
+        '2',
+        '-T',
+        String(seconds),
+        ...extra,
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(port),
+        '-U',
+        cluster.user,
+        'postgres',
+      ],
+      { env: { ...process.env, PGPASSWORD: cluster.password }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const tps = /tps = ([\d.]+)/.exec(out);
+      const processed = /number of transactions actually processed: (\d+)/.exec(out);
+      if (code !== 0 || !tps || !processed) reject(new Error(`pgbench on port ${port} failed (exit ${code}): ${out.slice(-500)}`));
+      else resolve({ tps: Number(tps[1]), transactions: Number(processed[1]) });
+    });
+  });
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+async function throughput(
+  cluster: EmbeddedCluster,
+  arms: Array<{ name: string; port: number; cpu?: () => number }>,
+  extra: string[],
+): Promise<Map<string, ArmTotals>> {
+  const totals = new Map(arms.map((arm) => [arm.name, { transactions: 0, seconds: 0, cpuSeconds: 0 }]));
+  const perRound = Math.max(1, Math.round(SECONDS / ROUNDS));
+  for (let round = 0; round < ROUNDS; round++) {
+    // Rotate the order each round so no arm always runs right after another.
+    const order = arms.map((_, i) => arms[(i + round) % arms.length] as (typeof arms)[number]);
+    for (const arm of order) {
+      const cpuBefore = arm.cpu?.() ?? 0;
+      const result = await runPgbench(cluster, arm.port, perRound, extra);
+      const total = totals.get(arm.name) as ArmTotals;
+      total.transactions += result.transactions;
+      total.seconds += result.transactions / result.tps;
+      total.cpuSeconds += (arm.cpu?.() ?? 0) - cpuBefore;
+    }
+  }
+  return totals;
+}
+
+function proxyFor(cluster: EmbeddedCluster, dataPath: DataPath, ports: { rw: number; ro: number }): ProxyService {
+  return createProxy({
+    nodes: cluster.nodes.map((node) => ({ name: node.name, url: cluster.url(node) })),
+    settings: {
+      ...configSchema.parse({}).proxy,
+      rwPort: ports.rw,
+      roPort: ports.ro,
+      apiPort: 0,
+      listenHost: '127.0.0.1',
+      maxClients: 4096,
+    },
+    logger: silentLogger,
+    dataPath,
+  });
+}
+
+async function failoverSeconds(cluster: EmbeddedCluster, proxy: ProxyService): Promise<number[]> {
+  const samples: number[] = [];
+  const write = async () => {
+    const client = new pg.Client({
+      host: '127.0.0.1',
+      port: proxy.ports.rw,
+      user: cluster.user,
+      password: cluster.password,
+      database: 'postgres',
+      connectionTimeoutMillis: 2000,
+    });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      await client.query('insert into failover_probe default values');
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await client.end().catch(() => {});
+    }
+  };
+  while (!(await write())) await new Promise((resolve) => setTimeout(resolve, 50));
+  for (let i = 0; i < 5; i++) {
+    const oldPrimary = cluster.primary();
+    const candidate = cluster.replicas()[0];
+    if (!candidate) throw new Error('the failover bench needs a replica');
+    await cluster.stop(oldPrimary);
+    await cluster.promote(candidate);
+    const promotedAt = performance.now();
+    while (!(await write())) await new Promise((resolve) => setTimeout(resolve, 10));
+    samples.push((performance.now() - promotedAt) / 1000);
+    await cluster.rejoin(oldPrimary, candidate);
+  }
+  return samples;
+}
+
+export default {
+  name: 'proxy',
+  async run(): Promise<BenchRow[]> {
+    if (!has('pgbench')) throw new Error('pgbench is not on the PATH (Debian package postgresql-client)');
+    ensureHaproxy();
+    const cluster = await startEmbeddedCluster({ replicas: 1, settings: { max_connections: 200 } });
+    const children: ChildProcess[] = [];
+    const proxies: ProxyService[] = [];
+    try {
+      const primary = cluster.primary();
+      execFileSync('pgbench', ['-i', '-s', '1', '-q', '-h', '127.0.0.1', '-p', String(primary.port), '-U', cluster.user, 'postgres'], {
+        env: { ...process.env, PGPASSWORD: cluster.password },
+        stdio: 'ignore',
+      });
+      const haproxyPort = await freePort();
+      const haproxy = await startHaproxy(haproxyPort, primary.port);
+      children.push(haproxy);
+      const handles = proxyFor(cluster, 'handles', { rw: await freePort(), ro: await freePort() });
+      const streams = proxyFor(cluster, 'streams', { rw: await freePort(), ro: await freePort() });
+      proxies.push(handles, streams);
+      await handles.start();
+      await streams.start();
+      // Both proxies run in this process and take turns (only one arm runs at a time), so this process's CPU
+      // time during an arm is that proxy's.
+      const ownCpu = () => {
+        const usage = process.cpuUsage();
+        return (usage.user + usage.system) / 1e6;
+      };
+      const haproxyCpu = () => processCpuSeconds(haproxy.pid as number);
+      const arms = [
+        { name: 'direct', port: primary.port },
+        { name: 'proxy', port: handles.ports.rw, cpu: ownCpu },
+        { name: 'proxy-streams', port: streams.ports.rw, cpu: ownCpu },
+        { name: 'haproxy', port: haproxyPort, cpu: haproxyCpu },
+      ];
+      const rows: BenchRow[] = [];
+      for (const [label, extra] of [
+        ['select-only', [] as string[]],
+        ['select-only -C', ['-C']],
+      ] as const) {
+        const totals = await throughput(cluster, arms, [...extra]);
+        const tps = (name: string) => {
+          const t = totals.get(name) as ArmTotals;
+          return t.transactions / t.seconds;
+        };
+        const cpuPerTx = (name: string) => {
+          const t = totals.get(name) as ArmTotals;
+          return (t.cpuSeconds / t.transactions) * 1e6;
+        };
+        rows.push(
+          { metric: `${label}: direct`, value: Math.round(tps('direct')), unit: 'tps' },
+          {
+            metric: `${label}: proxy vs HAProxy`,
+            value: Math.round(tps('proxy')),
+            unit: 'tps',
+            baseline: Math.round(tps('haproxy')),
+            ratio: tps('proxy') / tps('haproxy'),
+            target: '>= 1.0',
+            pass: tps('proxy') / tps('haproxy') >= 1,
+            note: `CPU per transaction: proxy ${cpuPerTx('proxy').toFixed(1)} µs, HAProxy ${cpuPerTx('haproxy').toFixed(1)} µs`,
+          },
+          {
+            metric: `${label}: proxy vs direct`,
+            value: Math.round(tps('proxy')),
+            unit: 'tps',
+            baseline: Math.round(tps('direct')),
+            ratio: tps('proxy') / tps('direct'),
+          },
+          {
+            metric: `${label}: proxy (streams data path) vs HAProxy`,
+            value: Math.round(tps('proxy-streams')),
+            unit: 'tps',
+            baseline: Math.round(tps('haproxy')),
+            ratio: tps('proxy-streams') / tps('haproxy'),
+            note: `CPU per transaction ${cpuPerTx('proxy-streams').toFixed(1)} µs; for comparison with the default TCP-handle path`,
+          },
+        );
+      }
+      await streams.stop();
+      const setup = new pg.Client(cluster.url(primary));
+      await setup.connect();
+      await setup.query('create table if not exists failover_probe (id bigserial primary key, at timestamptz default now())');
+      await setup.end();
+      const samples = await failoverSeconds(cluster, handles);
+      const seconds = median(samples);
+      rows.push({
+        metric: 'failover: pg_promote() returned → first write through the proxy (median of 5)',
+        value: seconds,
+        unit: 's',
+        target: '<= 1.5',
+        pass: seconds <= 1.5,
+        note: `samples ${samples.map((s) => s.toFixed(3)).join(', ')}; default checkInterval 1s`,
+      });
+      return rows;
+    } finally {
+      await Promise.all(proxies.map((p) => p.stop()));
+      for (const child of children) child.kill('SIGTERM');
+      await cluster.close();
+    }
+  },
+};

@@ -1,0 +1,40 @@
+/**
+ * The HA proxy container's entry: reads the config once from the environment (`PGWARDEN_*`, `PGWARDEN_CONFIG`),
+ * runs the proxy, drains on SIGTERM (Kubernetes and ECS stop a task with SIGTERM, then SIGKILL after the grace
+ * period: keep `drainTimeout` below it) and exits 0; exits 2 on a config error, 1 when it cannot start.
+ */
+import { ConfigError, loadConfig } from '../../shared/config/index.ts';
+import { createLineLogger } from '../../shared/log/index.ts';
+import { ProxyConfigError, startProxyFromConfig } from '../../shared/proxy/index.ts';
+import { describeError } from '../../shared/redact/index.ts';
+
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig({ env: process.env });
+} catch (error) {
+  process.stderr.write(`ha-proxy: ${error instanceof ConfigError ? error.message : describeError(error)}\n`);
+  process.exit(2);
+}
+
+const logger = createLineLogger({ level: config.log.level, format: config.log.format, fields: { service: 'ha-proxy' } });
+try {
+  const proxy = await startProxyFromConfig(config, { logger, kubeconfig: process.env.PGWARDEN_KUBECONFIG ?? config.topology.kubeconfig });
+  let draining = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (draining) return;
+    draining = true;
+    logger.info('signal received: draining', { signal });
+    proxy.drain().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error('drain failed', { error });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+} catch (error) {
+  logger.error('ha-proxy cannot start', { error: describeError(error) });
+  process.exit(error instanceof ConfigError || error instanceof ProxyConfigError ? 2 : 1);
+}
