@@ -1,0 +1,32 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Channel } from '../../shared/alerts/index.ts';
+import { openDeliveryQueue, processDeliveryBatch } from '../../shared/delivery/index.ts';
+import { createNotifiers } from '../../shared/notifiers/index.ts';
+import { loadFunctionConfig } from './config.ts';
+import { createFunctionDeps } from './deps.ts';
+import { createFunctionLogger } from './logger.ts';
+
+/**
+ * A queue consumer for one channel: each SQS record is one delivery, recorded in the ledger. Only records that
+ * cannot be processed (malformed, wrong channel, ledger unreachable) are returned as batch item failures, so SQS
+ * retries those and redrives them to the DLQ; a failed send is the ledger's and the sweeper's to retry.
+ */
+export function createSenderHandler(channel: Channel) {
+  const { powertools, logger } = createFunctionLogger(`send-${channel}`);
+  const deps = createFunctionDeps(loadFunctionConfig(), logger);
+  const notifiers = createNotifiers(deps.config, { logger });
+  if (!notifiers[channel]) logger.warn(`no ${channel} configured: every ${channel} delivery will fail until it is`);
+  return middy(async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    const db = await deps.stateDb();
+    if (!db) throw new Error('the sender needs the control database: set the StateUrl secret');
+    const { queue, close } = openDeliveryQueue(deps.config, { db, logger });
+    try {
+      const { batchItemFailures } = await processDeliveryBatch(event.Records, { db, notifiers, channel, logger, queue });
+      return { batchItemFailures };
+    } finally {
+      close();
+    }
+  }).use(injectLambdaContext(powertools));
+}

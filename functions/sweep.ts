@@ -1,0 +1,26 @@
+/** Scheduled: publishes due retries again and promotes exhausted deliveries to dead. */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { z } from 'zod';
+import { openDeliveryQueue, sweepDeliveries } from '../shared/delivery/index.ts';
+import { loadFunctionConfig } from './lib/config.ts';
+import { createFunctionDeps } from './lib/deps.ts';
+import { parseInvocation } from './lib/events.ts';
+import { createFunctionLogger } from './lib/logger.ts';
+
+const payloadSchema = z.strictObject({ batchSize: z.number().int().min(1).max(10_000).default(100) });
+
+const { powertools, logger } = createFunctionLogger('sweep');
+const deps = createFunctionDeps(loadFunctionConfig(), logger);
+
+export const handler = middy(async (event: unknown) => {
+  const request = parseInvocation(event, payloadSchema);
+  const db = await deps.stateDb();
+  if (!db) throw new Error('the sweeper needs the control database: set the StateUrl secret');
+  const { queue, close } = openDeliveryQueue(deps.config, { db, logger });
+  try {
+    return await sweepDeliveries({ db, queue, logger, batchSize: request.batchSize });
+  } finally {
+    close();
+  }
+}).use(injectLambdaContext(powertools));
