@@ -1,5 +1,6 @@
 export type { ConfigProblem } from './errors.ts';
 export { ConfigError } from './errors.ts';
+export { LINKED_SECRETS, loadLinkedConfig } from './linked.ts';
 export type { LoadConfigOptions } from './load.ts';
 export {
   ENV_VARS,
