@@ -22,7 +22,8 @@ export function createDirectQueue(deps: Omit<SenderDeps, 'channel' | 'queue'>): 
     async publish(messages) {
       if (messages.length === 0) return;
       const records = messages.map((message) => ({ messageId: message.deliveryId, body: JSON.stringify(message) }));
-      const { batchItemFailures, results } = await processDeliveryBatch(records, deps);
+      // Two chunks at a time, sharing `chunkSize` send slots: one sends while the other talks to the ledger.
+      const { batchItemFailures, results } = await processDeliveryBatch(records, { concurrency: 2, ...deps });
       if (batchItemFailures.length > 0) {
         const failed = new Set(batchItemFailures.map((failure) => failure.itemIdentifier));
         const reasons = [...new Set(results.filter((r) => failed.has(r.messageId)).map((r) => r.error ?? r.outcome))];

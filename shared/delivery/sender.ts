@@ -25,7 +25,7 @@ export type DeliveryOutcome =
   | 'already_sent'
   /** The row is `dead`: acknowledged, not sent (only `pgwarden requeue` revives it). */
   | 'already_dead'
-  /** The (event, channel) is tracked under another delivery id, which owns its delivery: acknowledged. */
+  /** Another delivery id owns this (event, channel), or the message appears twice in one batch: acknowledged, sent once. */
   | 'duplicate'
   /** Malformed or for the wrong channel: a batch item failure, so SQS moves it to the DLQ. */
   | 'rejected'
@@ -63,8 +63,15 @@ export interface SenderDeps {
   clock?: () => Date;
   /** Where `delivery_dead` events go; default: delivered in-process through this same sender. */
   queue?: AlertQueue;
-  /** Records handled at once. Default 10 (one SQS batch). */
+  /**
+   * Deliveries recorded per ledger transaction (their sends run concurrently inside it). Default 10: one SQS batch
+   * costs four round trips to the control database, not four per message.
+   */
+  chunkSize?: number;
+  /** Chunks in flight at once. Default 1. With more, one chunk sends while another talks to the ledger. */
   concurrency?: number;
+  /** Sends in flight at once across all chunks. Default `chunkSize`. */
+  maxSends?: number;
 }
 
 /**
@@ -78,9 +85,10 @@ export interface SenderDeps {
  * redeliver it on its visibility timeout, outside that policy, and dead-letter a row the ledger still retries.
  *
  * Idempotent: a row already `sent` is acknowledged without sending; a `dead` row is acknowledged, not sent.
- * Each row is locked (`select … for update`) for the length of its send, so two consumers handed the same message
- * at once send it once. When a row goes `dead`, a `delivery_dead` event is raised on the other configured
- * channels (never for a `delivery_dead` event, so a dead channel cannot loop).
+ * The rows of a chunk are locked (`select … order by id for update`, a fixed order so chunks cannot deadlock)
+ * for the length of their sends, so two consumers handed the same message at once send it once; a lock dies with
+ * its connection, so a crashed consumer leaves nothing stuck. When a row goes `dead`, a `delivery_dead` event is
+ * raised on the other configured channels (never for a `delivery_dead` event, so a dead channel cannot loop).
  *
  * @example
  * // functions/send-slack.ts
@@ -88,20 +96,51 @@ export interface SenderDeps {
  * return { batchItemFailures };
  */
 export async function processDeliveryBatch(records: readonly DeliveryRecord[], deps: SenderDeps): Promise<DeliveryBatchResult> {
+  const logger = deps.logger ?? silentLogger;
   const results: DeliveryResult[] = new Array(records.length);
-  const concurrency = Math.max(1, deps.concurrency ?? 10);
+  const accepted: Accepted[] = [];
+  records.forEach((record, index) => {
+    const checked = checkRecord(record, deps);
+    if ('rejected' in checked) {
+      logger.warn('delivery message rejected', {
+        messageId: record.messageId,
+        deliveryId: checked.rejected.deliveryId,
+        reason: checked.rejected.error,
+      });
+      results[index] = checked.rejected;
+    } else {
+      accepted.push({ index, ...checked });
+    }
+  });
+
+  const chunkSize = Math.max(1, deps.chunkSize ?? 10);
+  const chunks: Accepted[][] = [];
+  for (let i = 0; i < accepted.length; i += chunkSize) chunks.push(accepted.slice(i, i + chunkSize));
+  const limit = createLimiter(Math.max(1, deps.maxSends ?? chunkSize));
   let next = 0;
   const worker = async () => {
-    while (next < records.length) {
-      const index = next++;
-      results[index] = await deliverRecord(records[index] as DeliveryRecord, deps);
+    while (next < chunks.length) {
+      const chunk = chunks[next++] as Accepted[];
+      const outcomes = await deliverChunk(chunk, deps, limit);
+      chunk.forEach((item, i) => {
+        results[item.index] = outcomes[i] as DeliveryResult;
+      });
+      await reportChunk(chunk, outcomes, deps);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, records.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, deps.concurrency ?? 1), chunks.length) }, worker));
+
   const batchItemFailures = results
     .filter((result) => result.outcome === 'rejected' || result.outcome === 'error')
     .map((result) => ({ itemIdentifier: result.messageId }));
   return { batchItemFailures, results };
+}
+
+interface Accepted {
+  index: number;
+  record: DeliveryRecord;
+  message: DeliveryMessage;
+  notifier: Notifier;
 }
 
 function parseRecord(record: DeliveryRecord): { message: DeliveryMessage } | { error: string } {
@@ -119,6 +158,25 @@ function parseRecord(record: DeliveryRecord): { message: DeliveryMessage } | { e
   return { message: parsed.data };
 }
 
+/** Parses a record and finds its notifier, or says why SQS should dead-letter it. */
+function checkRecord(
+  record: DeliveryRecord,
+  deps: SenderDeps,
+): { record: DeliveryRecord; message: DeliveryMessage; notifier: Notifier } | { rejected: DeliveryResult } {
+  const parsed = parseRecord(record);
+  if ('error' in parsed) return { rejected: { messageId: record.messageId, outcome: 'rejected', error: redact(parsed.error) } };
+  const { message } = parsed;
+  const base = { messageId: record.messageId, deliveryId: message.deliveryId, channel: message.channel };
+  if (deps.channel && message.channel !== deps.channel) {
+    return {
+      rejected: { ...base, outcome: 'rejected', error: `message for channel ${message.channel} reached the ${deps.channel} sender` },
+    };
+  }
+  const notifier = deps.notifiers[message.channel];
+  if (!notifier) return { rejected: { ...base, outcome: 'rejected', error: `no ${message.channel} notifier is configured` } };
+  return { record, message, notifier };
+}
+
 async function safeSend(notifier: Notifier, event: AlertEvent): Promise<SendOutcome> {
   try {
     return await notifier.send(event);
@@ -128,118 +186,185 @@ async function safeSend(notifier: Notifier, event: AlertEvent): Promise<SendOutc
   }
 }
 
-async function deliverRecord(record: DeliveryRecord, deps: SenderDeps): Promise<DeliveryResult> {
-  const logger = deps.logger ?? silentLogger;
-  const clock = deps.clock ?? (() => new Date());
-  const parsed = parseRecord(record);
-  if ('error' in parsed) {
-    logger.warn('delivery message rejected', { messageId: record.messageId, reason: parsed.error });
-    return { messageId: record.messageId, outcome: 'rejected', error: redact(parsed.error) };
-  }
-  const { message } = parsed;
-  const base = { messageId: record.messageId, deliveryId: message.deliveryId, channel: message.channel };
-  const log = logger.child({
-    deliveryId: message.deliveryId,
-    channel: message.channel,
-    rule: message.event.rule,
-    cluster: message.event.cluster,
-  });
-  if (deps.channel && message.channel !== deps.channel) {
-    const error = `message for channel ${message.channel} reached the ${deps.channel} sender`;
-    log.warn('delivery message rejected', { reason: error });
-    return { ...base, outcome: 'rejected', error };
-  }
-  const notifier = deps.notifiers[message.channel];
-  if (!notifier) {
-    const error = `no ${message.channel} notifier is configured`;
-    log.warn('delivery message rejected', { reason: error });
-    return { ...base, outcome: 'rejected', error };
-  }
+type Limiter = <T>(fn: () => Promise<T>) => Promise<T>;
 
-  let result: DeliveryResult;
+/** Runs at most `max` functions at once; a finished one hands its slot straight to the next in line. */
+function createLimiter(max: number): Limiter {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  return async (fn) => {
+    if (active < max) active++;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      const nextInLine = waiting.shift();
+      if (nextInLine) nextInLine();
+      else active--;
+    }
+  };
+}
+
+type RowState = Pick<LedgerRow, 'id' | 'status' | 'retry_count'>;
+
+async function lockRows(tx: TxClient, ids: readonly string[]): Promise<Map<string, RowState>> {
+  const { rows } = await ledgerQuery<RowState>(
+    tx,
+    'select id, status, retry_count from pgwarden.deliveries where id = any($1::uuid[]) order by id for update',
+    [ids],
+  );
+  return new Map(rows.map((row) => [row.id, row]));
+}
+
+/**
+ * Sends one chunk inside one ledger transaction: lock the rows, send the ones still to send (concurrently), record
+ * every outcome with one update. The transaction is never replayed (its body sent notifications); if it fails,
+ * every record of the chunk is an `error` (a batch item failure) and SQS brings it back.
+ */
+async function deliverChunk(chunk: readonly Accepted[], deps: SenderDeps, limit: Limiter): Promise<DeliveryResult[]> {
+  const clock = deps.clock ?? (() => new Date());
+  const base = (item: Accepted) => ({
+    messageId: item.record.messageId,
+    deliveryId: item.message.deliveryId,
+    channel: item.message.channel,
+  });
   try {
-    result = await deps.db.runTx(
+    return await deps.db.runTx(
       async (tx) => {
-        let row = await lockRow(tx, message.deliveryId);
-        if (!row) {
-          // The row is missing when the message was queued by hand or the ledger was cleared: recreate it, unless
+        const ids = [...new Set(chunk.map((item) => item.message.deliveryId))];
+        const rows = await lockRows(tx, ids);
+        const missing = chunk.filter((item) => !rows.has(item.message.deliveryId));
+        if (missing.length > 0) {
+          // A row is missing when the message was queued by hand or the ledger was cleared: recreate it, unless
           // this (event, channel) is tracked under another id already (that row owns the delivery).
           await ledgerQuery(
             tx,
             `insert into pgwarden.deliveries (id, event_id, channel, status, retry_count, rule, cluster, event, created_at, updated_at)
-             values ($1, $2, $3, 'pending', 0, $4, $5, $6, $7, $7) on conflict do nothing`,
-            [message.deliveryId, message.event.id, message.channel, message.event.rule, message.event.cluster, message.event, clock()],
+             select id, event_id, channel, 'pending', 0, rule, cluster, event, $7, $7
+               from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
+                 as t(id, event_id, channel, rule, cluster, event)
+             on conflict do nothing`,
+            [
+              missing.map((item) => item.message.deliveryId),
+              missing.map((item) => item.message.event.id),
+              missing.map((item) => item.message.channel),
+              missing.map((item) => item.message.event.rule),
+              missing.map((item) => item.message.event.cluster),
+              missing.map((item) => JSON.stringify(item.message.event)),
+              clock(),
+            ],
           );
-          row = await lockRow(tx, message.deliveryId);
+          for (const [id, row] of await lockRows(tx, [...new Set(missing.map((item) => item.message.deliveryId))])) rows.set(id, row);
         }
-        if (!row) return { ...base, outcome: 'duplicate' as const };
-        if (row.status === 'sent') return { ...base, outcome: 'already_sent' as const };
-        if (row.status === 'dead') return { ...base, outcome: 'already_dead' as const };
 
-        const outcome = await safeSend(notifier, message.event);
+        const results: DeliveryResult[] = new Array(chunk.length);
+        const toSend: Array<{ position: number; item: Accepted; row: RowState }> = [];
+        const claimed = new Set<string>();
+        chunk.forEach((item, position) => {
+          const row = rows.get(item.message.deliveryId);
+          // No row: another id owns this (event, channel). A second copy in this batch: the first one sends it.
+          if (!row || claimed.has(row.id)) results[position] = { ...base(item), outcome: 'duplicate' };
+          else if (row.status === 'sent') results[position] = { ...base(item), outcome: 'already_sent' };
+          else if (row.status === 'dead') results[position] = { ...base(item), outcome: 'already_dead' };
+          else {
+            claimed.add(row.id);
+            toSend.push({ position, item, row });
+          }
+        });
+        if (toSend.length === 0) return results;
+
+        const outcomes = await Promise.all(toSend.map(({ item }) => limit(() => safeSend(item.notifier, item.message.event))));
         const now = clock();
-        if (outcome.kind === 'sent') {
-          await tx.query(
-            `update pgwarden.deliveries
-                set status = 'sent', sent_at = $2, updated_at = $2, next_retry_at = null, last_error = null
-              where id = $1`,
-            [message.deliveryId, now],
+        const update = {
+          ids: [] as string[],
+          statuses: [] as string[],
+          counts: [] as number[],
+          next: [] as Array<Date | null>,
+          errors: [] as Array<string | null>,
+          sentAt: [] as Array<Date | null>,
+        };
+        toSend.forEach(({ position, item, row }, i) => {
+          const outcome = outcomes[i] as SendOutcome;
+          update.ids.push(row.id);
+          if (outcome.kind === 'sent') {
+            update.statuses.push('sent');
+            update.counts.push(row.retry_count);
+            update.next.push(null);
+            update.errors.push(null);
+            update.sentAt.push(now);
+            results[position] = { ...base(item), outcome: 'sent' };
+            return;
+          }
+          const plan = planFailure(
+            row.retry_count,
+            {
+              kind: outcome.kind,
+              error: outcome.error,
+              status: outcome.status,
+              retryAfterMs: outcome.kind === 'retry' ? outcome.retryAfterMs : undefined,
+            },
+            now,
           );
-          return { ...base, outcome: 'sent' as const };
-        }
-        const plan = planFailure(
-          row.retry_count,
-          {
-            kind: outcome.kind,
-            error: outcome.error,
-            status: outcome.status,
-            retryAfterMs: outcome.kind === 'retry' ? outcome.retryAfterMs : undefined,
-          },
-          now,
-        );
+          update.statuses.push(plan.status);
+          update.counts.push(plan.retryCount);
+          update.next.push(plan.nextRetryAt);
+          update.errors.push(plan.lastError);
+          update.sentAt.push(null);
+          results[position] =
+            plan.status === 'dead'
+              ? { ...base(item), outcome: 'dead', error: plan.lastError }
+              : { ...base(item), outcome: 'failed', error: plan.lastError, nextRetryAt: plan.nextRetryAt.toISOString() };
+        });
         await tx.query(
-          `update pgwarden.deliveries
-              set status = $2, retry_count = $3, next_retry_at = $4, last_error = $5, updated_at = $6
-            where id = $1`,
-          [message.deliveryId, plan.status, plan.retryCount, plan.nextRetryAt, plan.lastError, now],
+          `update pgwarden.deliveries d
+              set status = u.status, retry_count = u.retry_count, next_retry_at = u.next_retry_at, last_error = u.last_error,
+                  sent_at = coalesce(u.sent_at, d.sent_at), updated_at = $7
+             from unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[], $5::text[], $6::timestamptz[])
+               as u(id, status, retry_count, next_retry_at, last_error, sent_at)
+            where d.id = u.id`,
+          [update.ids, update.statuses, update.counts, update.next, update.errors, update.sentAt, now],
         );
-        return plan.status === 'dead'
-          ? { ...base, outcome: 'dead' as const, error: plan.lastError }
-          : { ...base, outcome: 'failed' as const, error: plan.lastError, nextRetryAt: plan.nextRetryAt.toISOString() };
+        return results;
       },
-      // Never replay the transaction: its body sent a notification.
+      // Never replay the transaction: its body sent notifications.
       { retry: false },
     );
   } catch (error) {
     const reason = describeError(error);
-    log.error('delivery could not be recorded in the ledger', { error: reason });
-    return { ...base, outcome: 'error', error: reason };
+    (deps.logger ?? silentLogger).error('deliveries could not be recorded in the ledger', { deliveries: chunk.length, error: reason });
+    return chunk.map((item) => ({ ...base(item), outcome: 'error' as const, error: reason }));
   }
-
-  switch (result.outcome) {
-    case 'sent':
-      log.info('alert delivered');
-      break;
-    case 'failed':
-      log.warn('alert delivery failed; retry scheduled', { error: result.error, nextRetryAt: result.nextRetryAt });
-      break;
-    case 'dead':
-      log.error('alert delivery is dead', { error: result.error });
-      await raiseDeliveryDead(message, result.error ?? 'unknown error', deps, log);
-      break;
-    default:
-      log.info('delivery acknowledged without sending', { outcome: result.outcome });
-  }
-  return result;
 }
 
-async function lockRow(tx: TxClient, id: string): Promise<Pick<LedgerRow, 'status' | 'retry_count'> | undefined> {
-  const { rows } = await ledgerQuery<Pick<LedgerRow, 'status' | 'retry_count'>>(
-    tx,
-    'select status, retry_count from pgwarden.deliveries where id = $1 for update',
-    [id],
-  );
-  return rows[0];
+/** Logs each outcome of a chunk and raises `delivery_dead` for the rows that died (after the commit). */
+async function reportChunk(chunk: readonly Accepted[], results: readonly DeliveryResult[], deps: SenderDeps): Promise<void> {
+  const logger = deps.logger ?? silentLogger;
+  for (const [i, item] of chunk.entries()) {
+    const result = results[i] as DeliveryResult;
+    const { message } = item;
+    const log = logger.child({
+      deliveryId: message.deliveryId,
+      channel: message.channel,
+      rule: message.event.rule,
+      cluster: message.event.cluster,
+    });
+    switch (result.outcome) {
+      case 'sent':
+        log.info('alert delivered');
+        break;
+      case 'failed':
+        log.warn('alert delivery failed; retry scheduled', { error: result.error, nextRetryAt: result.nextRetryAt });
+        break;
+      case 'dead':
+        log.error('alert delivery is dead', { error: result.error });
+        await raiseDeliveryDead(message, result.error ?? 'unknown error', deps, log);
+        break;
+      case 'error':
+        break;
+      default:
+        log.info('delivery acknowledged without sending', { outcome: result.outcome });
+    }
+  }
 }
 
 /**

@@ -6,6 +6,31 @@ import { type LedgerRow, ledgerQuery, returnUnpublished, toDeliveryMessage } fro
 import type { AlertQueue } from './queue.ts';
 import { MAX_ATTEMPTS } from './retry-policy.ts';
 
+/**
+ * Claims due `failed` rows (`$1` now, `$2` batch size): an index scan on the partial index `deliveries_due_idx`
+ * in `next_retry_at` order, locking with SKIP LOCKED. Exported for the benchmark that checks that plan.
+ */
+export const CLAIM_DUE_SQL = `with due as (
+     select id, next_retry_at from pgwarden.deliveries
+      where status = 'failed' and next_retry_at <= $1
+      order by next_retry_at
+      limit $2
+      for update skip locked)
+   update pgwarden.deliveries d
+      set status = 'pending', next_retry_at = null, updated_at = $1
+     from due
+    where d.id = due.id
+   returning d.id, d.channel, d.event, due.next_retry_at as due_at`;
+
+/** Makes `failed` rows that used up their attempts (`$2`) dead (`$1` now); also served by the partial index. */
+export const PROMOTE_EXHAUSTED_SQL = `update pgwarden.deliveries
+      set status = 'dead', next_retry_at = null, updated_at = $1,
+          last_error = 'gave up after ' || retry_count || ' attempts: ' || coalesce(last_error, 'no error recorded')
+    where id in (
+      select id from pgwarden.deliveries
+       where status = 'failed' and retry_count >= $2
+       for update skip locked)`;
+
 export interface SweepOptions {
   db: Cluster;
   queue: AlertQueue;
@@ -46,32 +71,8 @@ export async function sweepDeliveries(options: SweepOptions): Promise<SweepResul
   const now = clock();
 
   const { claimed, promotedDead } = await options.db.runTx(async (tx) => {
-    const promoted = await ledgerQuery(
-      tx,
-      `update pgwarden.deliveries
-          set status = 'dead', next_retry_at = null, updated_at = $1,
-              last_error = 'gave up after ' || retry_count || ' attempts: ' || coalesce(last_error, 'no error recorded')
-        where id in (
-          select id from pgwarden.deliveries
-           where status = 'failed' and retry_count >= $2
-           for update skip locked)`,
-      [now, MAX_ATTEMPTS],
-    );
-    const due = await ledgerQuery<Pick<LedgerRow, 'id' | 'channel' | 'event'> & { due_at: Date }>(
-      tx,
-      `with due as (
-         select id, next_retry_at from pgwarden.deliveries
-          where status = 'failed' and next_retry_at <= $1
-          order by next_retry_at
-          limit $2
-          for update skip locked)
-       update pgwarden.deliveries d
-          set status = 'pending', next_retry_at = null, updated_at = $1
-         from due
-        where d.id = due.id
-       returning d.id, d.channel, d.event, due.next_retry_at as due_at`,
-      [now, batchSize],
-    );
+    const promoted = await ledgerQuery(tx, PROMOTE_EXHAUSTED_SQL, [now, MAX_ATTEMPTS]);
+    const due = await ledgerQuery<Pick<LedgerRow, 'id' | 'channel' | 'event'> & { due_at: Date }>(tx, CLAIM_DUE_SQL, [now, batchSize]);
     return { claimed: due.rows.sort((a, b) => a.due_at.getTime() - b.due_at.getTime()), promotedDead: promoted.rowCount ?? 0 };
   });
 
