@@ -188,6 +188,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
   let rrCursor = 0;
   let activeClients = 0;
   let leading = false;
+  let fastMode = false;
   const refused = new Map<string, number>();
 
   const checking = () => status === 'starting' || status === 'running' || status === 'draining';
@@ -335,6 +336,14 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     if (!health.ok && wasOk !== false) logger.warn('health check failed', { node: node.name, error: health.error });
     if (health.ok && wasOk === false) logger.info('node reachable again', { node: node.name });
     replan();
+    // Entering doubt: every node's next check comes now, not at its old 1 s tick, so a promotion is seen at once.
+    const fast = nextDelay() < settings.checkInterval;
+    if (fast && !fastMode) {
+      fastMode = true;
+      for (const other of nodes) if (other !== node) recheck(other);
+    } else if (!fast) {
+      fastMode = false;
+    }
     if (node.again) {
       void runCheck(node);
       return;
