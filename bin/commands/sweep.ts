@@ -37,7 +37,7 @@ export function registerSweepCommand(program: Command): void {
         if (flags.json) printJson(result);
         else {
           process.stdout.write(
-            `swept: ${result.due} due, ${result.published} published, ${result.unpublished} left due, ${result.promotedDead} made dead\n`,
+            `swept: ${result.due} due, ${result.published} published, ${result.unpublished} left due, ${result.promotedDead} made dead${result.stalePending > 0 ? `, ${result.stalePending} of them lost while pending` : ''}\n`,
           );
         }
         return result.unpublished > 0 ? EXIT_FAILED : EXIT_OK;

@@ -31,6 +31,23 @@ export const PROMOTE_EXHAUSTED_SQL = `update pgwarden.deliveries
        where status = 'failed' and retry_count >= $2
        for update skip locked)`;
 
+/**
+ * Re-publishes `pending` rows untouched since `$1` (`$3` now, `$2` batch size): a message lost between the ledger
+ * and the sender (a crash after the insert, a record dead-lettered while the ledger was unreachable) would otherwise
+ * leave its row pending forever. A copy of a message still queued is harmless: the sender acknowledges a `sent` row.
+ */
+export const CLAIM_STALE_PENDING_SQL = `with stale as (
+     select id from pgwarden.deliveries
+      where status = 'pending' and updated_at <= $1
+      order by updated_at
+      limit $2
+      for update skip locked)
+   update pgwarden.deliveries d
+      set updated_at = $3
+     from stale
+    where d.id = stale.id
+   returning d.id, d.channel, d.event`;
+
 export interface SweepOptions {
   db: Cluster;
   queue: AlertQueue;
@@ -38,6 +55,8 @@ export interface SweepOptions {
   clock?: () => Date;
   /** Most rows taken in one sweep. Default 100. */
   batchSize?: number;
+  /** A `pending` row untouched this long is published again. Default 15 minutes. */
+  stalePendingMs?: number;
 }
 
 export interface SweepResult {
@@ -49,6 +68,8 @@ export interface SweepResult {
   unpublished: number;
   /** `failed` rows that had used up their attempts and were made `dead`. */
   promotedDead: number;
+  /** Of `due`, rows found `pending` for longer than `stalePendingMs` (their message was lost). */
+  stalePending: number;
 }
 
 /**
@@ -57,7 +78,8 @@ export interface SweepResult {
  * a row twice (the second skips the rows the first holds, and finds them `pending` once it commits). Publishing
  * happens after the commit (the direct queue sends through the ledger, which needs those rows unlocked); rows the
  * queue refuses go back to `failed`. `failed` rows that have used up their attempts (left by an older policy or by
- * hand) are made `dead`.
+ * hand) are made `dead`. With room left in the batch, `pending` rows untouched for `stalePendingMs` are published
+ * again too: their message was lost, and a duplicate is harmless (the sender acknowledges a `sent` row).
  *
  * @example const { published } = await sweepDeliveries({ db, queue, logger });
  */
@@ -65,18 +87,34 @@ export async function sweepDeliveries(options: SweepOptions): Promise<SweepResul
   const logger = options.logger ?? silentLogger;
   const clock = options.clock ?? (() => new Date());
   const batchSize = options.batchSize ?? 100;
+  const stalePendingMs = options.stalePendingMs ?? 15 * 60_000;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new RangeError(`sweepDeliveries: batchSize must be a whole number ≥ 1, got ${batchSize}`);
   }
   const now = clock();
 
-  const { claimed, promotedDead } = await options.db.runTx(async (tx) => {
+  const { claimed, promotedDead, stalePending } = await options.db.runTx(async (tx) => {
     const promoted = await ledgerQuery(tx, PROMOTE_EXHAUSTED_SQL, [now, MAX_ATTEMPTS]);
     const due = await ledgerQuery<Pick<LedgerRow, 'id' | 'channel' | 'event'> & { due_at: Date }>(tx, CLAIM_DUE_SQL, [now, batchSize]);
-    return { claimed: due.rows.sort((a, b) => a.due_at.getTime() - b.due_at.getTime()), promotedDead: promoted.rowCount ?? 0 };
+    const room = batchSize - due.rows.length;
+    const stale =
+      room > 0
+        ? (
+            await ledgerQuery<Pick<LedgerRow, 'id' | 'channel' | 'event'>>(tx, CLAIM_STALE_PENDING_SQL, [
+              new Date(now.getTime() - stalePendingMs),
+              room,
+              now,
+            ])
+          ).rows
+        : [];
+    return {
+      claimed: [...due.rows.sort((a, b) => a.due_at.getTime() - b.due_at.getTime()), ...stale],
+      promotedDead: promoted.rowCount ?? 0,
+      stalePending: stale.length,
+    };
   });
 
-  const result: SweepResult = { due: claimed.length, published: claimed.length, unpublished: 0, promotedDead };
+  const result: SweepResult = { due: claimed.length, published: claimed.length, unpublished: 0, promotedDead, stalePending };
   if (claimed.length > 0) {
     try {
       await options.queue.publish(claimed.map(toDeliveryMessage));

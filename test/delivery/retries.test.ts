@@ -180,6 +180,32 @@ describe('retry policy, sweeper and requeue on the ledger', () => {
     expect(slack.delivered.map((e) => e.summary)).toEqual(['will be sent']);
   });
 
+  it('publishes again a pending row whose message was lost, once it has been pending for 15 minutes', async () => {
+    const { db } = ledger;
+    const time = createTestClock();
+    const slack = scriptedNotifier('slack');
+    const lost: AlertQueue = { async publish() {} };
+    await createAlertDelivery({ db, queue: lost, notifiers: { slack }, clock: time.clock }).publish([
+      testEvent({ summary: 'lost' }, time.clock),
+    ]);
+    time.advance(10 * MINUTE);
+    await createAlertDelivery({ db, queue: lost, notifiers: { slack }, clock: time.clock }).publish([
+      testEvent({ summary: 'recent' }, time.clock),
+    ]);
+    const sweep = () =>
+      sweepDeliveries({ db, queue: createDirectQueue({ db, notifiers: { slack }, clock: time.clock }), clock: time.clock });
+
+    time.advance(5 * MINUTE - 1000);
+    expect(await sweep()).toMatchObject({ due: 0, stalePending: 0 });
+    time.advance(1000);
+    expect(await sweep()).toMatchObject({ due: 1, published: 1, stalePending: 1 });
+    expect(slack.delivered.map((e) => e.summary)).toEqual(['lost']);
+    expect((await ledger.rows()).map((row) => [row.event.summary, row.status])).toEqual([
+      ['lost', 'sent'],
+      ['recent', 'pending'],
+    ]);
+  });
+
   it('lets two concurrent sweeps deliver each due row exactly once', async () => {
     const { db } = ledger;
     const time = createTestClock();
