@@ -5,14 +5,14 @@
  */
 import { Command, CommanderError } from 'commander';
 import { EXIT_USAGE } from './cli.ts';
-import { commands } from './commands/index.ts';
+import { loadCommands } from './commands/index.ts';
 
 const program = new Command('pgwarden')
   .description('A guardian for PostgreSQL clusters: watchdog, topology probe, alert delivery, HA proxy.')
   .showHelpAfterError()
   .exitOverride();
 
-for (const register of commands) register(program);
+for (const register of await loadCommands(process.argv.slice(2))) register(program);
 
 try {
   await program.parseAsync(process.argv);

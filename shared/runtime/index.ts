@@ -1,0 +1,14 @@
+export type { ConsoleSink } from './console-sink.ts';
+export { startConsoleSink } from './console-sink.ts';
+export type { DevRuntime, DevRuntimeOptions, FunctionHandler, ScheduledName } from './dev.ts';
+export { startDevRuntime } from './dev.ts';
+export type { LocalQueues } from './local-queue.ts';
+export { LOCAL_SQS_CREDENTIALS, startLocalQueues } from './local-queue.ts';
+export type { BatchResponse, QueueEvent, QueueEventRecord, QueueHandler, QueuePoller } from './poller.ts';
+export { startQueuePoller } from './poller.ts';
+export type { ScenarioContext, ScenarioName } from './scenarios.ts';
+export { runScenario, SCENARIOS } from './scenarios.ts';
+export type { Schedule, ScheduledJob } from './schedule.ts';
+export { parseSchedule, scheduleJob } from './schedule.ts';
+export type { DevView, TopologySummary } from './view.ts';
+export { createDevView } from './view.ts';
