@@ -29,7 +29,7 @@ async function drive(query: (n: number) => Promise<unknown>, ms: number): Promis
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 
-export default {
+const bench: Bench = {
   name: 'cluster client: readQuery vs bare pg.Pool',
   async run() {
     const cluster = await startTestCluster({ replicas: 1 });
@@ -78,3 +78,5 @@ export default {
     }
   },
 };
+
+export default bench;

@@ -65,11 +65,16 @@ export function createFunctions({ secrets, queues, vpc }: FunctionsInput): Recor
     },
     sweep: { link: [secrets.stateUrl], permissions: [publish], environment: publisherEnvironment },
     requeue: { link: [secrets.stateUrl], permissions: [publish], environment: publisherEnvironment },
-    'send-slack': { link: [secrets.stateUrl, secrets.slackWebhookUrl], permissions: [consume(queues.slack)], environment: common },
+    // A sender also publishes: when a delivery dies it raises `delivery_dead` on the other channel's queue.
+    'send-slack': {
+      link: [secrets.stateUrl, secrets.slackWebhookUrl],
+      permissions: [consume(queues.slack), publish],
+      environment: publisherEnvironment,
+    },
     'send-loki': {
       link: [secrets.stateUrl, secrets.lokiUrl, secrets.lokiBearerToken],
-      permissions: [consume(queues.loki)],
-      environment: common,
+      permissions: [consume(queues.loki), publish],
+      environment: publisherEnvironment,
     },
   };
 

@@ -23,7 +23,14 @@ export function createSenderHandler(channel: Channel) {
     if (!db) throw new Error('the sender needs the control database: set the StateUrl secret');
     const { queue, close } = openDeliveryQueue(deps.config, { db, logger });
     try {
-      const { batchItemFailures } = await processDeliveryBatch(event.Records, { db, notifiers, channel, logger, queue });
+      const { batchItemFailures } = await processDeliveryBatch(event.Records, {
+        db,
+        notifiers,
+        channel,
+        channels: deps.config.channels,
+        logger,
+        queue,
+      });
       return { batchItemFailures };
     } finally {
       close();

@@ -235,7 +235,7 @@ export const configSchema = z
         message: 'required when a stale threshold is set (how old a connection must be to count as stale, like 10m)',
       });
     }
-    if (config.loki && config.loki.bearerToken && (config.loki.username || config.loki.password)) {
+    if (config.loki?.bearerToken && (config.loki.username || config.loki.password)) {
       ctx.addIssue({ code: 'custom', path: ['loki'], message: 'give either bearerToken or username/password, not both' });
     }
     if (config.proxy.vip && !config.proxy.vipInterface) {

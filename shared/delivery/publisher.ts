@@ -130,7 +130,8 @@ export function openDeliveryQueue(
   deps: { db: Cluster; logger?: Logger; clock?: () => Date; fetch?: FetchFn; queueUrls?: Partial<Record<Channel, string>> },
 ): { queue: AlertQueue; mode: 'queue' | 'direct'; close(): void } {
   const logger = deps.logger ?? silentLogger;
-  const queueUrl = deps.queueUrls ?? config.queue.url;
+  const perChannel = config.queue.urls && Object.values(config.queue.urls).some(Boolean) ? config.queue.urls : undefined;
+  const queueUrl = deps.queueUrls ?? perChannel ?? config.queue.url;
   if (queueUrl) {
     const sqs = createSqsQueue({ queueUrl, region: config.queue.region, endpoint: config.queue.endpoint, logger });
     return { queue: sqs, mode: 'queue', close: () => sqs.close() };
@@ -158,18 +159,26 @@ export async function openAlertPublisher(
   const none = async () => {};
   if (options.dryRun) return { publisher: createLogPublisher(logger, { prefix: 'dry-run: ' }), mode: 'dry-run', close: none };
   const notifiers = createNotifiers(config, { logger, clock: options.clock, fetch: options.fetch });
-  if (!notifiers.slack && !notifiers.loki) {
+  // A deployed publisher (watchdog, topology) holds no sender credentials: `channels` names where alerts go.
+  const channels = config.channels ?? CHANNELS.filter((channel) => notifiers[channel] !== undefined);
+  if (channels.length === 0) {
     logger.info('no Slack or Loki configured: alerts are printed, not delivered');
     const write = options.consoleWrite ?? ((line: string) => process.stderr.write(`${line}\n`));
     return { publisher: createUnrecordedPublisher({ slack: createConsoleNotifier(write) }, logger), mode: 'console', close: none };
   }
   if (!config.stateUrl) {
+    if (!notifiers.slack && !notifiers.loki) {
+      throw new DeliveryUsageError(
+        'stateUrl',
+        `channels ${channels.join(', ')} are named but neither a sender nor a control database is configured here`,
+      );
+    }
     logger.warn('no control database (stateUrl): alerts are sent directly without a delivery ledger; failed sends are not retried');
     return { publisher: createUnrecordedPublisher(notifiers, logger), mode: 'unrecorded', close: none };
   }
   const db = openControlDb(config, logger);
   const opened = openDeliveryQueue(config, { db, logger, clock: options.clock, fetch: options.fetch, queueUrls: options.queueUrls });
-  const publisher = createAlertDelivery({ db, queue: opened.queue, notifiers, logger, clock: options.clock });
+  const publisher = createAlertDelivery({ db, queue: opened.queue, notifiers, channels, logger, clock: options.clock });
   return {
     publisher,
     mode: opened.mode,

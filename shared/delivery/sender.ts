@@ -61,6 +61,11 @@ export interface SenderDeps {
   channel?: Channel;
   logger?: Logger;
   clock?: () => Date;
+  /**
+   * Every channel alerts are delivered to (config `channels`). A deployed sender holds only its own channel's
+   * credentials, so it learns the others here; default: the channels with a notifier.
+   */
+  channels?: readonly Channel[];
   /** Where `delivery_dead` events go; default: delivered in-process through this same sender. */
   queue?: AlertQueue;
   /**
@@ -373,7 +378,11 @@ async function reportChunk(chunk: readonly Accepted[], results: readonly Deliver
  */
 async function raiseDeliveryDead(message: DeliveryMessage, lastError: string, deps: SenderDeps, log: Logger): Promise<void> {
   if (message.event.rule === 'delivery_dead') return;
-  const channels = CHANNELS.filter((channel) => channel !== message.channel && deps.notifiers[channel] !== undefined);
+  const configured = deps.channels ?? CHANNELS.filter((channel) => deps.notifiers[channel] !== undefined);
+  // Without a queue the other channel is sent in-process, which needs its notifier here.
+  const channels = configured.filter(
+    (channel) => channel !== message.channel && (deps.queue !== undefined || deps.notifiers[channel] !== undefined),
+  );
   if (channels.length === 0) {
     log.warn('no other channel is configured to report the dead delivery');
     return;

@@ -35,7 +35,7 @@ export interface BatchResponse {
 }
 
 /** A queue consumer as Lambda calls it: an SQS event in, partial batch failures out. */
-export type QueueHandler = (event: QueueEvent, context: Record<string, unknown>) => Promise<BatchResponse | undefined | void>;
+export type QueueHandler = (event: QueueEvent, context: Record<string, unknown>) => Promise<BatchResponse | undefined>;
 
 export interface QueuePoller {
   stop(): Promise<void>;

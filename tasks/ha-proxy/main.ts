@@ -1,16 +1,17 @@
 /**
- * The HA proxy container's entry: reads the config once from the environment (`PGWARDEN_*`, `PGWARDEN_CONFIG`),
+ * The HA proxy container's entry: reads the config once from the environment (`PGWARDEN_*`, `PGWARDEN_CONFIG`) and linked secrets,
  * runs the proxy, drains on SIGTERM (Kubernetes and ECS stop a task with SIGTERM, then SIGKILL after the grace
  * period: keep `drainTimeout` below it) and exits 0; exits 2 on a config error, 1 when it cannot start.
  */
-import { ConfigError, loadConfig } from '../../shared/config/index.ts';
+import { readLinkedSecret } from '../../functions/lib/config.ts';
+import { ConfigError, loadLinkedConfig } from '../../shared/config/index.ts';
 import { createLineLogger } from '../../shared/log/index.ts';
 import { ProxyConfigError, startProxyFromConfig } from '../../shared/proxy/index.ts';
 import { describeError } from '../../shared/redact/index.ts';
 
-let config: ReturnType<typeof loadConfig>;
+let config: ReturnType<typeof loadLinkedConfig>;
 try {
-  config = loadConfig({ env: process.env });
+  config = loadLinkedConfig(readLinkedSecret, process.env);
 } catch (error) {
   process.stderr.write(`ha-proxy: ${error instanceof ConfigError ? error.message : describeError(error)}\n`);
   process.exit(2);
