@@ -174,12 +174,12 @@ export interface LoadConfigOptions {
  */
 export function loadConfig(options: LoadConfigOptions = {}): Config {
   const env = options.env ?? process.env;
-  const file = options.file ?? env.PGWARDEN_CONFIG;
+  const file = options.text === undefined ? (options.file ?? env.PGWARDEN_CONFIG) : (options.source ?? 'config text');
   let fromFile: Json = {};
   if (file) {
     let text: string;
     try {
-      text = readFileSync(file, 'utf8');
+      text = options.text ?? readFileSync(file, 'utf8');
     } catch (error) {
       throw new ConfigError([
         {

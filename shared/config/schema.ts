@@ -113,7 +113,16 @@ export const topologySchema = z.strictObject({
 
 /** Per-cluster overrides: any watchdog/topology setting, given for one cluster only. */
 const watchdogOverrideSchema = z.strictObject({
-  thresholds: thresholdsSchema.partial().optional(),
+  // No defaults here: a cluster that overrides one threshold keeps the fleet's value for the others.
+  thresholds: z
+    .strictObject({
+      total: count.optional(),
+      active: count.optional(),
+      idle: count.optional(),
+      idleInTransaction: count.optional(),
+      stale: count.optional(),
+    })
+    .optional(),
   staleAge: durationMs.optional(),
   levels: levelsSchema.optional(),
   for: durationMs.optional(),
@@ -122,7 +131,21 @@ const watchdogOverrideSchema = z.strictObject({
   queryTimeout: durationMs.optional(),
 });
 
-const topologyOverrideSchema = topologySchema.partial();
+/**
+ * Every field optional and WITHOUT its default: zod's `.partial()` keeps defaults, so an override object would
+ * silently reset the fleet-wide values of every key it does not name.
+ */
+function overridesOf<T extends z.ZodRawShape>(schema: z.ZodObject<T>) {
+  const shape = Object.fromEntries(
+    Object.entries(schema.shape).map(([key, field]) => [
+      key,
+      z.optional((field instanceof z.ZodDefault ? field.unwrap() : field) as z.ZodType),
+    ]),
+  ) as { [K in keyof T]: z.ZodOptional<T[K] extends z.ZodDefault<infer Inner> ? Inner : T[K]> };
+  return z.strictObject(shape);
+}
+
+const topologyOverrideSchema = overridesOf(topologySchema);
 
 export const clusterSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'must be letters, digits, ".", "_" or "-"'),
