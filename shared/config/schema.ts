@@ -141,7 +141,7 @@ function overridesOf<T extends z.ZodRawShape>(schema: z.ZodObject<T>) {
       key,
       z.optional((field instanceof z.ZodDefault ? field.unwrap() : field) as z.ZodType),
     ]),
-  ) as { [K in keyof T]: z.ZodOptional<T[K] extends z.ZodDefault<infer Inner> ? Inner : T[K]> };
+  ) as unknown as { [K in keyof T]: z.ZodOptional<T[K] extends z.ZodDefault<infer Inner> ? Inner : T[K]> };
   return z.strictObject(shape);
 }
 
