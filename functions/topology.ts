@@ -30,7 +30,7 @@ function kubeconfigFile(settingsPath: string | undefined): string | undefined {
   return file;
 }
 
-/** Results of the last run per cluster, kept while the container is warm: they tell a primary change apart. */
+/** The last sane result per cluster, kept while the container is warm: it tells a primary change apart. */
 const previous = new Map<string, TopologyResult>();
 
 export const handler = middy(async (event: unknown) => {
@@ -61,7 +61,9 @@ export const handler = middy(async (event: unknown) => {
         dryRun: request.dryRun,
         previous: previous.get(cluster.name),
       });
-      previous.set(cluster.name, result);
+      // Only a sane result names a primary: keeping the last one carries a change across a no-primary gap
+      // (primary stopped, replica promoted a moment later) so topology_changed still names the old primary.
+      if (result.verdict === 'ok') previous.set(cluster.name, result);
       return result;
     }),
   );

@@ -123,7 +123,8 @@ function exposeToFunctions(
   if (queues.queueUrls.slack) process.env.PGWARDEN_QUEUE_URL_SLACK = queues.queueUrls.slack;
   if (queues.queueUrls.loki) process.env.PGWARDEN_QUEUE_URL_LOKI = queues.queueUrls.loki;
   process.env.PGWARDEN_CHANNELS = channels.join(',');
-  process.env.AWS_ENDPOINT_URL_SQS = queues.endpoint;
+  // The emulator's queue URLs name sqs.<region>.localhost; the same host as endpoint keeps the SDK from warning.
+  process.env.AWS_ENDPOINT_URL_SQS = queues.endpoint.replace('127.0.0.1', 'sqs.us-east-1.localhost');
   process.env.AWS_REGION = 'us-east-1';
   process.env.AWS_ACCESS_KEY_ID = LOCAL_SQS_CREDENTIALS.accessKeyId;
   process.env.AWS_SECRET_ACCESS_KEY = LOCAL_SQS_CREDENTIALS.secretAccessKey;

@@ -190,7 +190,9 @@ async function topology(flags: TopologyFlags): Promise<number> {
         dryRun,
         previous: previous.get(cluster.name),
       });
-      previous.set(cluster.name, result);
+      // Only a sane result names a primary: keeping the last one carries a change across a no-primary gap
+      // (primary stopped, replica promoted a moment later) so topology_changed still names the old primary.
+      if (result.verdict === 'ok') previous.set(cluster.name, result);
       results.push(result);
     }
     if (flags.json) printJson(results.length === 1 ? results[0] : { clusters: results });

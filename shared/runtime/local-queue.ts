@@ -1,5 +1,5 @@
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { buildApp } from 'fauxqs';
+import { buildApp, interceptLocalhostDns } from 'fauxqs';
 
 export interface LocalQueues {
   /** http://127.0.0.1:PORT — give it to SQSClient as `endpoint`. */
@@ -26,6 +26,9 @@ export async function startLocalQueues(options: {
 }): Promise<LocalQueues> {
   // fauxqs' own CLI binds 0.0.0.0; building the app and listening ourselves keeps it on loopback.
   const app = buildApp({ logger: false, defaultRegion: 'us-east-1' });
+  // Its queue URLs name `sqs.<region>.localhost`, which the SDK calls directly. Names under `.localhost` are
+  // loopback by definition (RFC 6761), but not every resolver knows it: resolve exactly those in-process.
+  const restoreDns = interceptLocalhostDns('localhost');
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
@@ -57,6 +60,7 @@ export async function startLocalQueues(options: {
     async close() {
       client.destroy();
       await app.close();
+      restoreDns();
     },
   };
 }
