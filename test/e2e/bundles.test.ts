@@ -1,0 +1,120 @@
+/**
+ * What Lambda runs: every function bundle that `npm run build` makes is imported in a fresh Node process (as a
+ * cold start does, with its configuration in SST_RESOURCE_* variables the way linked secrets arrive) and its
+ * handler answers a sample event of its AWS type, against the real harness cluster.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { ScheduledEvent, SQSEvent } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildBundles } from '../../infra/build.ts';
+import { startTestCluster, type TestCluster } from '../harness/cluster.ts';
+import { type SlackFake, startSlackFake } from '../harness/fakes/slack.ts';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const NODE = path.join(ROOT, 'node_modules/.bin/node');
+
+const scheduled: ScheduledEvent = {
+  version: '0',
+  id: '53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa',
+  'detail-type': 'Scheduled Event',
+  source: 'aws.events',
+  account: '123456789012',
+  time: '2026-11-23T00:00:00Z',
+  region: 'eu-west-1',
+  resources: ['arn:aws:events:eu-west-1:123456789012:rule/pgwarden'],
+  detail: {},
+};
+
+function sqsEvent(bodies: string[]): SQSEvent {
+  return {
+    Records: bodies.map((body, i) => ({
+      messageId: `m-${i}`,
+      receiptHandle: `r-${i}`,
+      body,
+      attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'x', ApproximateFirstReceiveTimestamp: '0' },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:eu-west-1:123456789012:pgwarden-alerts-slack',
+      awsRegion: 'eu-west-1',
+    })),
+  };
+}
+
+describe('function bundles', () => {
+  let outdir: string;
+  let cluster: TestCluster;
+  let slack: SlackFake;
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    outdir = mkdtempSync(path.join(tmpdir(), 'pgwarden-dist-'));
+    [cluster, slack] = await Promise.all([startTestCluster({ replicas: 1 }), startSlackFake()]);
+    await buildBundles({ outdir });
+    const secret = (value: string) => JSON.stringify({ type: 'sst.sst.Secret', value });
+    env = {
+      PATH: process.env.PATH,
+      AWS_REGION: 'eu-west-1',
+      AWS_LAMBDA_FUNCTION_NAME: 'pgwarden-test',
+      SST_RESOURCE_App: JSON.stringify({ name: 'pgwarden', stage: 'test' }),
+      SST_RESOURCE_StateUrl: secret(cluster.url(cluster.primary())),
+      SST_RESOURCE_ClusterUrls: secret(cluster.nodes.map((n) => `${n.name}=${cluster.url(n)}`).join(',')),
+      SST_RESOURCE_SlackWebhookUrl: secret(slack.url),
+      PGWARDEN_LOG_LEVEL: 'warn',
+    };
+  }, 180_000);
+
+  afterAll(async () => {
+    await Promise.all([cluster?.close(), slack?.close()]);
+    if (outdir) rmSync(outdir, { recursive: true, force: true });
+  });
+
+  /** Imports one bundle in a new process, calls its handler once, returns what it answered. */
+  async function invokeBundle(name: string, event: unknown): Promise<unknown> {
+    const script = `
+      const { handler } = await import(${JSON.stringify(path.join(outdir, name, 'index.mjs'))});
+      const out = await handler(JSON.parse(process.env.EVENT), { functionName: ${JSON.stringify(name)}, awsRequestId: 'req-1', getRemainingTimeInMillis: () => 30000 });
+      process.stdout.write('RESULT ' + JSON.stringify(out ?? null) + '\\n');
+      process.exit(0);`;
+    const { stdout } = await run(NODE, ['--input-type=module', '-e', script], {
+      env: { ...env, EVENT: JSON.stringify(event) },
+      timeout: 60_000,
+    });
+    const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
+    if (!line) throw new Error(`no result from ${name}:\n${stdout}`);
+    return JSON.parse(line.slice('RESULT '.length));
+  }
+
+  it('watchdog answers a scheduled event with the stats of every node', async () => {
+    const out = (await invokeBundle('watchdog', scheduled)) as {
+      checks: Array<{ node: string; stats: { maxConnections: number } | null }>;
+    };
+    expect(out.checks.map((c) => c.node)).toEqual(['pg-0', 'pg-1']);
+    expect(out.checks.every((c) => c.stats?.maxConnections === 100)).toBe(true);
+  });
+
+  it('topology answers a scheduled event with the verified primary', async () => {
+    const out = (await invokeBundle('topology', scheduled)) as { clusters: Array<{ verdict: string; primary: { node: string } | null }> };
+    expect(out.clusters[0]).toMatchObject({ verdict: 'ok', primary: { node: 'pg-0' } });
+  });
+
+  it('sweep answers a scheduled event with what it swept (migrations applied at cold start)', async () => {
+    expect(await invokeBundle('sweep', scheduled)).toMatchObject({ due: 0, published: 0 });
+  });
+
+  it('requeue answers a manual payload and refuses an empty one', async () => {
+    expect(await invokeBundle('requeue', { allDead: true })).toMatchObject({ requeued: [], notRequeued: [] });
+    await expect(invokeBundle('requeue', {})).rejects.toThrow(/requeue needs/);
+  });
+
+  it('send-slack and send-loki answer SQS events with partial batch failures for unprocessable records', async () => {
+    const bad = sqsEvent(['not json', JSON.stringify({ v: 1, deliveryId: 'nope' })]);
+    expect(await invokeBundle('send-slack', bad)).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-0' }, { itemIdentifier: 'm-1' }] });
+    expect(await invokeBundle('send-loki', sqsEvent(['{}']))).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-0' }] });
+  });
+});
