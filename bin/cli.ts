@@ -2,6 +2,7 @@
  * What every `pgwarden` command shares: the common flags, config loading (flags > env > file > defaults),
  * the logger on stderr, and exit codes (0 ok, 1 a check failed or found the cluster unsafe, 2 bad usage/config).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { type Config, ConfigError, loadConfig, mergeConfig, parseNodeArg } from '../shared/config/index.ts';
 import { createLineLogger, type Logger } from '../shared/log/index.ts';
@@ -155,4 +156,30 @@ export function intFlag(name: string, value: string | undefined): number | undef
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new CliExit(EXIT_USAGE, `--${name}: expected a whole number ≥ 0, got "${value}"`);
   return n;
+}
+
+/**
+ * Runs `round` once, or — with an interval — again every `intervalMs` until SIGINT/SIGTERM, and returns the
+ * last round's exit code. A signal during the wait ends it at once; a signal during a round lets it finish.
+ */
+export async function runRounds(round: () => Promise<number>, intervalMs: number | undefined): Promise<number> {
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    let code = await round();
+    while (intervalMs !== undefined && !stop.signal.aborted) {
+      try {
+        await sleep(intervalMs, undefined, { signal: stop.signal });
+      } catch {
+        break;
+      }
+      code = await round();
+    }
+    return code;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }

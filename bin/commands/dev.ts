@@ -6,7 +6,6 @@
  */
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -15,7 +14,7 @@ import type { Channel } from '../../shared/alerts/index.ts';
 import type { ClusterConfig, Config } from '../../shared/config/index.ts';
 import { createCluster, migrate } from '../../shared/db/index.ts';
 import { MIGRATIONS } from '../../shared/delivery/index.ts';
-import { type EmbeddedCluster, startEmbeddedCluster } from '../../shared/embedded/index.ts';
+import { type EmbeddedCluster, freePort, startEmbeddedCluster } from '../../shared/embedded/index.ts';
 import { createLineLogger } from '../../shared/log/index.ts';
 import type { ProxyService } from '../../shared/proxy/index.ts';
 import { describeError } from '../../shared/redact/index.ts';
@@ -55,17 +54,6 @@ interface DevOptions extends CommonOptions, NotifyOptions {
   apiPort?: string;
   hold?: string;
   kubeconfig?: string;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 /** True when the `postgres` OS user (root runs the server as it) can reach `dir`. */

@@ -9,7 +9,6 @@
  * With no Kubernetes configuration anywhere (no flag, no config, no KUBECONFIG, ~/.kube/config or service
  * account), the command still probes and alerts, and says that endpoints are not written.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import type { AlertStateStore } from '../../shared/alerts/index.ts';
 import type { ClusterConfig, Config, TopologySettings } from '../../shared/config/index.ts';
@@ -31,6 +30,7 @@ import {
   notifyOverrides,
   printJson,
   runCommand,
+  runRounds,
   withCommonOptions,
   withNotifyOptions,
 } from '../cli.ts';
@@ -200,24 +200,9 @@ async function topology(flags: TopologyFlags): Promise<number> {
     return exitCodeOf(results);
   };
 
-  const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   try {
-    let code = await round();
-    while (intervalMs !== undefined && !stop.signal.aborted) {
-      try {
-        await sleep(intervalMs, undefined, { signal: stop.signal });
-      } catch {
-        break;
-      }
-      code = await round();
-    }
-    return code;
+    return await runRounds(round, intervalMs);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     await stateDb?.close();
     await close();
   }

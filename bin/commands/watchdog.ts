@@ -3,7 +3,6 @@
  * alerts through the lifecycle, prints one line per node (or, with `--json`, one JSON document on stdout).
  * Exit 0 when every node was checked, 1 when any could not be (or alerts could not be published), 2 bad usage.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import type { ClusterConfig, Config, WatchdogSettings } from '../../shared/config/index.ts';
 import { parseDuration, watchdogSettingsFor } from '../../shared/config/index.ts';
@@ -24,6 +23,7 @@ import {
   notifyOverrides,
   printJson,
   runCommand,
+  runRounds,
   withCommonOptions,
   withNotifyOptions,
 } from '../cli.ts';
@@ -170,24 +170,9 @@ async function watchdog(flags: WatchdogFlags): Promise<number> {
     return exitCodeOf(result);
   };
 
-  const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   try {
-    let code = await round();
-    while (intervalMs !== undefined && !stop.signal.aborted) {
-      try {
-        await sleep(intervalMs, undefined, { signal: stop.signal });
-      } catch {
-        break;
-      }
-      code = await round();
-    }
-    return code;
+    return await runRounds(round, intervalMs);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     await stateDb?.close();
     await close();
   }

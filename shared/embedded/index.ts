@@ -192,7 +192,8 @@ async function reachableBinaries(bin: Binaries): Promise<Binaries> {
   return { initdb: path.join(target, 'bin', 'initdb'), postgres: path.join(target, 'bin', 'postgres') };
 }
 
-async function freePort(): Promise<number> {
+/** A loopback port nothing listens on right now (the OS picks it). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();

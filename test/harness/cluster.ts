@@ -8,7 +8,7 @@
  * afterAll(() => cluster.close());
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { type EmbeddedCluster, type EmbeddedClusterOptions, startEmbeddedCluster } from '../../shared/embedded/index.ts';
+import { type EmbeddedCluster, type EmbeddedClusterOptions, freePort, startEmbeddedCluster } from '../../shared/embedded/index.ts';
 
 export type TestCluster = EmbeddedCluster;
 
@@ -50,14 +50,6 @@ export async function blackhole(): Promise<Blackhole> {
 }
 
 /** A loopback port with nothing listening (connect is refused at once). */
-export async function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
+export function closedPort(): Promise<number> {
+  return freePort();
 }
