@@ -181,6 +181,7 @@ async function runDev(options: DevOptions): Promise<number> {
         replicas: 2,
         // Small enough that the saturation scenario reaches every level quickly.
         settings: { max_connections: 40 },
+        logger,
       });
       const cluster = demo;
       cleanups.push(() => cluster.close());
@@ -189,7 +190,7 @@ async function runDev(options: DevOptions): Promise<number> {
 
     let stateUrl = base.stateUrl;
     if (!stateUrl) {
-      const control = await startEmbeddedCluster({ baseDir: path.join(dataDir, 'control'), persistent: true, replicas: 0 });
+      const control = await startEmbeddedCluster({ baseDir: path.join(dataDir, 'control'), persistent: true, replicas: 0, logger });
       cleanups.push(() => control.close());
       stateUrl = control.url(control.primary());
     }

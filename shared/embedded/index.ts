@@ -340,7 +340,7 @@ export async function startEmbeddedCluster(options: EmbeddedClusterOptions = {})
   const start = async (ref: EmbeddedNode | string): Promise<void> => {
     const node = byName(ref);
     if (node.process && node.process.exitCode === null) return;
-    // A crash leaves a postmaster.pid behind; postgres handles a stale one itself once the old processes are gone.
+    await stopOrphan(node);
     const logPath = path.join(node.dataDir, 'server.log');
     const { openSync, closeSync } = await import('node:fs');
     const logFd = openSync(logPath, 'a');
@@ -391,6 +391,42 @@ export async function startEmbeddedCluster(options: EmbeddedClusterOptions = {})
     for (let i = 0; i < 200; i++) {
       try {
         process.kill(-pid, 0);
+      } catch {
+        return;
+      }
+      await sleep(25);
+    }
+  };
+
+  /**
+   * A postmaster left running on this data directory by a process that was killed (kill -9 skips every
+   * cleanup) would make the new one refuse to start: stop it first. Only a live `postgres` process whose
+   * postmaster.pid names this very directory is touched.
+   */
+  const stopOrphan = async (node: EmbeddedNode): Promise<void> => {
+    let pid: number;
+    try {
+      pid = Number((await readFile(path.join(node.dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    } catch {
+      return;
+    }
+    if (!(pid > 0)) return;
+    let command = '';
+    try {
+      command = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      return; // not running (or no /proc): postgres removes a stale pid file itself
+    }
+    if (!command.includes('postgres') || !command.includes(node.dataDir)) return;
+    logger.warn('stopping a postgres left running by an earlier run', { node: node.name, pid });
+    try {
+      process.kill(pid, 'SIGINT');
+    } catch {
+      return;
+    }
+    for (let i = 0; i < 400; i++) {
+      try {
+        process.kill(pid, 0);
       } catch {
         return;
       }

@@ -77,8 +77,11 @@ describe('pgwarden dev (end to end)', () => {
 
   afterAll(async () => {
     if (child && child.exitCode === null) {
-      child.kill('SIGKILL');
+      // A failed test still gets a clean stop (SIGKILL would orphan the clusters); SIGKILL only if it hangs.
+      child.kill('SIGINT');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
       await exited;
+      clearTimeout(timer);
     }
     await slack?.close();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
