@@ -14,7 +14,16 @@ import { ProxyConfigError, ProxyListenError } from './errors.ts';
 import { createNodeMonitor, type NodeHealth, type NodeMonitor } from './health.ts';
 import { createProxyMetrics, type ListenerName, type ProxyMetrics } from './metrics.ts';
 import { type NodeObservation, pickLeastConnections, planRoutes, type RoutePlan, type SplitBrain } from './router.ts';
-import { type ByteCounter, type DataPath, defaultDataPath, spliceSockets } from './splice.ts';
+import {
+  type BackendLink,
+  type ByteCounter,
+  connectBackend,
+  type DataPath,
+  defaultDataPath,
+  type RawBackend,
+  spliceSockets,
+  spliceWithBackend,
+} from './splice.ts';
 import { REFUSAL_SQLSTATE, type RefusalReason, refuseClient } from './wire.ts';
 
 /** Timers, injectable so tests and simulations control time. */
@@ -115,7 +124,7 @@ export interface ProxyService {
 
 interface Connection {
   readonly client: Socket;
-  readonly server: Socket;
+  server: BackendLink;
   readonly listener: ListenerName;
   readonly node: NodeRuntime;
 }
@@ -163,6 +172,73 @@ function listen(server: Server, port: number, host: string, what: string): Promi
   });
 }
 
+interface ConnectDeadline {
+  /** Connected, failed or the client left: the deadline no longer matters. */
+  done: boolean;
+  expire(): void;
+}
+
+/** A backend connection through `net.connect`: for a node given by name (DNS on every connect), or the streams path. */
+function connectSocket(
+  target: { host: string; port: number },
+  on: { connected: (server: Socket) => void; failed: (error: string) => void },
+): Socket {
+  const server = connect({ host: target.host, port: target.port, noDelay: true, keepAlive: true });
+  // Paused, so net does not start reading on 'connect': the splice takes over the reads.
+  server.pause();
+  server.on('error', () => {});
+  server.once('connect', () => on.connected(server));
+  server.once('error', (error: NodeJS.ErrnoException) => on.failed(error.code ?? error.message));
+  server.once('close', () => on.failed('closed'));
+  return server;
+}
+
+/**
+ * Backend connect timeouts on one timer: every connect gets the same timeout, so deadlines expire in the order
+ * they were added and only the oldest pending one needs a timer. A `setTimeout`/`clearTimeout` per new client
+ * (a timer-list insert and removal each) showed in the `pgbench -C` profile; this is an array push.
+ */
+function createDeadlineQueue(timeoutMs: number): { add(deadline: ConnectDeadline): void } {
+  let queue: Array<{ at: number; deadline: ConnectDeadline }> = [];
+  let head = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    while (head < queue.length && (queue[head] as { deadline: ConnectDeadline }).deadline.done) head++;
+    if (head === queue.length) {
+      queue = [];
+      head = 0;
+      timer = undefined;
+      return;
+    }
+    if (head > 1024) {
+      queue = queue.slice(head);
+      head = 0;
+    }
+    const next = queue[head] as { at: number };
+    // Unref'd: the pending connects keep the process alive, not their deadline.
+    timer = setTimeout(expire, Math.max(0, next.at - performance.now())).unref();
+  };
+  const expire = () => {
+    const now = performance.now();
+    while (head < queue.length) {
+      const entry = queue[head] as { at: number; deadline: ConnectDeadline };
+      if (!entry.deadline.done && entry.at > now) break;
+      head++;
+      if (!entry.deadline.done) {
+        entry.deadline.done = true;
+        entry.deadline.expire();
+      }
+    }
+    arm();
+  };
+  return {
+    add(deadline) {
+      queue.push({ at: performance.now() + timeoutMs, deadline });
+      if (timer === undefined) arm();
+    },
+  };
+}
+
 /**
  * Creates the proxy (nothing listens until `start()`).
  *
@@ -190,6 +266,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
   let leading = false;
   let fastMode = false;
   const refused = new Map<string, number>();
+  const connectDeadlines = createDeadlineQueue(settings.connectTimeout);
 
   const checking = () => status === 'starting' || status === 'running' || status === 'draining';
 
@@ -383,15 +460,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
       refuse(listener, client, target);
       return;
     }
-    const server = connect({ host: target.host, port: target.port, noDelay: true, keepAlive: true });
-    // Paused, so net does not start reading on 'connect': the splice takes over the reads.
-    server.pause();
-    server.on('error', () => {});
-    const connection: Connection = { client, server, listener, node: target };
-    activeClients++;
-    target.connections.add(connection);
-    target.active[listener]++;
-    target.total[listener]++;
+    let connected = false;
     let released = false;
     const release = () => {
       if (released) return;
@@ -401,27 +470,45 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
       target.active[listener]--;
       if (activeClients === 0) onIdle?.();
     };
-    let connected = false;
     const fail = (error: string) => {
       if (connected || released) return;
-      clearTimeout(timer);
-      server.destroy();
+      deadline.done = true;
+      backend.destroy();
       release();
       if (!client.destroyed) refuse(listener, client, 'backend_unreachable', { node: target.name, error });
       recheck(target);
     };
-    const timer = setTimeout(() => fail('connect timeout'), settings.connectTimeout);
-    server.once('connect', () => {
-      connected = true;
-      clearTimeout(timer);
-      spliceSockets(client, server, target, release, dataPath);
-    });
-    server.once('error', (error: NodeJS.ErrnoException) => fail(error.code ?? error.message));
-    server.once('close', () => fail('closed'));
+    const deadline: ConnectDeadline = { done: false, expire: () => fail('connect timeout') };
+    const raw: RawBackend | null =
+      dataPath === 'handles'
+        ? connectBackend(target.host, target.port, (error) => {
+            if (error !== null) return fail(error);
+            if (released) return;
+            connected = true;
+            deadline.done = true;
+            spliceWithBackend(client, raw as RawBackend, target, release);
+          })
+        : null;
+    const backend: BackendLink =
+      raw ??
+      connectSocket(target, {
+        connected: (server) => {
+          connected = true;
+          deadline.done = true;
+          spliceSockets(client, server, target, release, dataPath);
+        },
+        failed: fail,
+      });
+    const connection: Connection = { client, server: backend, listener, node: target };
+    activeClients++;
+    target.connections.add(connection);
+    target.active[listener]++;
+    target.total[listener]++;
+    connectDeadlines.add(deadline);
     client.once('close', () => {
       if (connected) return;
-      clearTimeout(timer);
-      server.destroy();
+      deadline.done = true;
+      backend.destroy();
       release();
     });
     client.setKeepAlive(true, 30_000);

@@ -12,7 +12,8 @@
  * Both add each chunk's length to two plain number fields; no metric label lookup on the data path.
  * bench/proxy.bench.ts measures both against HAProxy.
  */
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
+import { getSystemErrorName } from 'node:util';
 
 /** Plain counters the splice adds to; summed into metrics at scrape time. */
 export interface ByteCounter {
@@ -98,6 +99,36 @@ function loadStreamWrap(): StreamWrapBinding | null {
 
 const streamWrap = loadStreamWrap();
 
+interface RawTcpHandle extends RawHandle {
+  connect(req: RawConnectReq, address: string, port: number): number;
+  connect6(req: RawConnectReq, address: string, port: number): number;
+  setNoDelay(enable: boolean): number;
+  setKeepAlive(enable: boolean, delaySeconds: number): number;
+  close(callback: () => void): void;
+}
+
+interface RawConnectReq {
+  oncomplete: (status: number) => void;
+}
+
+interface TcpWrapBinding {
+  TCP: new (type: number) => RawTcpHandle;
+  TCPConnectWrap: new () => RawConnectReq;
+  constants: { SOCKET: number };
+}
+
+function loadTcpWrap(): TcpWrapBinding | null {
+  try {
+    const binding = (process as unknown as { binding(name: string): unknown }).binding('tcp_wrap') as Partial<TcpWrapBinding>;
+    if (typeof binding.TCP !== 'function' || typeof binding.TCPConnectWrap !== 'function' || !binding.constants) return null;
+    return binding as TcpWrapBinding;
+  } catch {
+    return null;
+  }
+}
+
+const tcpWrap = streamWrap ? loadTcpWrap() : null;
+
 /** Size of each per-connection, per-direction read buffer (HAProxy's default `tune.bufsize` is 16 kB as well). */
 const RAW_BUFFER_BYTES = 16 * 1024;
 
@@ -131,43 +162,18 @@ function handleOf(socket: Socket): RawHandle | null {
 }
 
 /**
- * Splices two connected, paused sockets on their TCP handles (see the module comment). Closing either socket
- * (`destroy()`, e.g. fencing) ends the splice; `onClose` runs once both sockets are closed.
+ * Moves bytes both ways between two TCP handles (see the module comment). `finish` closes both ends; `buffers`
+ * receives the two read buffers, to return once both ends are closed.
  */
-export function spliceWithHandles(client: Socket, server: Socket, counter: ByteCounter, onClose: () => void): void {
-  const clientHandle = handleOf(client);
-  const serverHandle = handleOf(server);
-  if (!streamWrap || !clientHandle || !serverHandle) {
-    spliceWithStreams(client, server, counter, onClose);
-    return;
-  }
-  const { WriteWrap, streamBaseState, kReadBytesOrError, kLastWriteWasAsync } = streamWrap;
-  let finished = false;
-  let open = 2;
-  const finish = () => {
-    if (finished) return;
-    finished = true;
-    client.destroy();
-    server.destroy();
-  };
-  const buffers: Buffer[] = [];
-  const closedOne = () => {
-    open--;
-    if (open > 0) return;
-    for (const buffer of buffers) returnBuffer(buffer);
-    onClose();
-  };
-  client.on('error', finish);
-  server.on('error', finish);
-  client.once('close', () => {
-    finish();
-    closedOne();
-  });
-  server.once('close', () => {
-    finish();
-    closedOne();
-  });
-
+function wireHandles(
+  clientHandle: RawHandle,
+  serverHandle: RawHandle,
+  counter: ByteCounter,
+  finish: () => void,
+  isFinished: () => boolean,
+  buffers: Buffer[],
+): void {
+  const { WriteWrap, streamBaseState, kReadBytesOrError, kLastWriteWasAsync } = streamWrap as StreamWrapBinding;
   const wire = (source: RawHandle, target: RawHandle, toServer: boolean) => {
     const buffer = takeBuffer();
     buffers.push(buffer);
@@ -175,7 +181,7 @@ export function spliceWithHandles(client: Socket, server: Socket, counter: ByteC
     let req = new WriteWrap();
     const resume = (status: number) => {
       if (status < 0) return finish();
-      if (!finished) source.readStart();
+      if (!isFinished()) source.readStart();
     };
     req.handle = target;
     req.oncomplete = resume;
@@ -204,6 +210,130 @@ export function spliceWithHandles(client: Socket, server: Socket, counter: ByteC
   };
   wire(clientHandle, serverHandle, true);
   wire(serverHandle, clientHandle, false);
+}
+
+/**
+ * Splices two connected, paused sockets on their TCP handles (see the module comment). Closing either socket
+ * (`destroy()`, e.g. fencing) ends the splice; `onClose` runs once both sockets are closed.
+ */
+export function spliceWithHandles(client: Socket, server: Socket, counter: ByteCounter, onClose: () => void): void {
+  const clientHandle = handleOf(client);
+  const serverHandle = handleOf(server);
+  if (!streamWrap || !clientHandle || !serverHandle) {
+    spliceWithStreams(client, server, counter, onClose);
+    return;
+  }
+  let finished = false;
+  let open = 2;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    client.destroy();
+    server.destroy();
+  };
+  const buffers: Buffer[] = [];
+  const closedOne = () => {
+    open--;
+    if (open > 0) return;
+    for (const buffer of buffers) returnBuffer(buffer);
+    onClose();
+  };
+  client.on('error', finish);
+  server.on('error', finish);
+  client.once('close', () => {
+    finish();
+    closedOne();
+  });
+  server.once('close', () => {
+    finish();
+    closedOne();
+  });
+  wireHandles(clientHandle, serverHandle, counter, finish, () => finished, buffers);
+}
+
+/** A connection to a node: a `net.Socket`, or a bare TCP handle (`connectBackend`). */
+export interface BackendLink {
+  /** Closes it, connected or not, spliced or not. Idempotent. */
+  destroy(): void;
+}
+
+/** A backend connection on a bare TCP handle. */
+export interface RawBackend extends BackendLink {
+  readonly handle: RawTcpHandle;
+  /** Set by the splice: runs once the handle is closed. */
+  onClosed: (() => void) | null;
+}
+
+/**
+ * Connects to `host:port` (an IP address) on a bare TCP handle, with no-delay and keep-alive as `net.connect`
+ * would set them. Per new client this skips what `net.connect` does besides the connect(2): a `net.Socket` with
+ * its stream state, the `lookupAndConnect` and `afterConnect` ticks and events, and `destroy()`'s. `done` gets
+ * null once connected, or the error code (`ECONNREFUSED`, …); never after `destroy()`. Returns null when the
+ * runtime lacks the binding or `host` is a name: use `net.connect` then.
+ */
+export function connectBackend(host: string, port: number, done: (error: string | null) => void): RawBackend | null {
+  const family = isIP(host);
+  if (!tcpWrap || family === 0) return null;
+  const handle = new tcpWrap.TCP(tcpWrap.constants.SOCKET);
+  let closing = false;
+  const backend: RawBackend = {
+    handle,
+    onClosed: null,
+    destroy() {
+      if (closing) return;
+      closing = true;
+      handle.close(() => backend.onClosed?.());
+    },
+  };
+  const req = new tcpWrap.TCPConnectWrap();
+  req.oncomplete = (status: number) => {
+    if (closing) return;
+    if (status < 0) return done(getSystemErrorName(status));
+    handle.setNoDelay(true);
+    handle.setKeepAlive(true, 0);
+    done(null);
+  };
+  const status = family === 6 ? handle.connect6(req, host, port) : handle.connect(req, host, port);
+  if (status < 0) process.nextTick(() => req.oncomplete(status));
+  return backend;
+}
+
+/**
+ * Splices a paused client socket with a connected bare-handle backend (`connectBackend`). Closing either
+ * (`destroy()`) ends the splice; `onClose` runs once both are closed.
+ */
+export function spliceWithBackend(client: Socket, backend: RawBackend, counter: ByteCounter, onClose: () => void): void {
+  let finished = false;
+  let open = 2;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    client.destroy();
+    backend.destroy();
+  };
+  const buffers: Buffer[] = [];
+  const closedOne = () => {
+    open--;
+    if (open > 0) return;
+    for (const buffer of buffers) returnBuffer(buffer);
+    onClose();
+  };
+  backend.onClosed = () => {
+    finish();
+    closedOne();
+  };
+  client.on('error', finish);
+  client.once('close', () => {
+    finish();
+    closedOne();
+  });
+  const clientHandle = handleOf(client);
+  if (!clientHandle) {
+    // The client closed before the backend connected: nothing to move.
+    finish();
+    return;
+  }
+  wireHandles(clientHandle, backend.handle, counter, finish, () => finished, buffers);
 }
 
 /** Splices with the given data path (default: the fastest this runtime supports). */

@@ -1,0 +1,66 @@
+/**
+ * The proxy's own connection to a node: refused connects reach the client as a readable 08006, and the byte
+ * counters see both directions. The node sits behind a loopback TCP forwarder, so the test can make it refuse
+ * new connections while the proxy's monitoring connection (already forwarded) keeps reporting it healthy.
+ */
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMemoryLogger } from '../../shared/log/index.ts';
+import { createProxy, type ProxyService } from '../../shared/proxy/index.ts';
+import { startTestCluster, type TestCluster } from '../harness/cluster.ts';
+import { connectError, eventually, landOn, testSettings } from './helpers.ts';
+
+let cluster: TestCluster;
+let proxy: ProxyService;
+let forwarder: Server;
+const forwarded = new Set<Socket>();
+
+beforeAll(async () => {
+  cluster = await startTestCluster({ replicas: 0 });
+  const primary = cluster.primary();
+  forwarder = createServer((socket) => {
+    const upstream = createConnection({ host: '127.0.0.1', port: primary.port });
+    forwarded.add(socket);
+    socket.on('error', () => upstream.destroy());
+    upstream.on('error', () => socket.destroy());
+    socket.on('close', () => forwarded.delete(socket));
+    socket.pipe(upstream).pipe(socket);
+  });
+  await new Promise<void>((resolve) => forwarder.listen(0, '127.0.0.1', resolve));
+  const address = forwarder.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const url = cluster.url(primary).replace(`:${primary.port}/`, `:${port}/`);
+  proxy = createProxy({ nodes: [{ name: primary.name, url }], settings: testSettings(), logger: createMemoryLogger() });
+  await proxy.start();
+  await eventually(() => proxy.state().primary ?? undefined, 20_000, 'the primary routed');
+});
+
+afterAll(async () => {
+  await proxy?.stop();
+  for (const socket of forwarded) socket.destroy();
+  forwarder?.close();
+  await cluster?.close();
+});
+
+describe('connections to the node', () => {
+  it('counts the bytes of a proxied session both ways', async () => {
+    const before = proxy.state().nodes[0];
+    expect((await landOn(cluster, proxy.ports.rw)).recovery).toBe(false);
+    const after = await eventually(() => {
+      const node = proxy.state().nodes[0];
+      return node && node.connections.rw === 0 ? node : undefined;
+    });
+    expect(after.connectionsTotal.rw).toBe((before?.connectionsTotal.rw ?? 0) + 1);
+    expect(after.bytesIn).toBeGreaterThan(before?.bytesIn ?? 0);
+    expect(after.bytesOut).toBeGreaterThan(before?.bytesOut ?? 0);
+  });
+
+  it('answers 08006 when the node refuses the connection, and frees the client slot', async () => {
+    // Stop accepting: new connects are refused, the forwarded monitoring connection stays up.
+    forwarder.close();
+    const error = await connectError(cluster, proxy.ports.rw);
+    expect(error?.code).toBe('08006');
+    expect(error?.message).toBe('pgwarden proxy could not connect to the database node');
+    await eventually(() => (proxy.state().clients.active === 0 ? true : undefined), 5000, 'the refused client released');
+  });
+});
