@@ -41,6 +41,8 @@ const bench: Bench = {
       healthCheck: { intervalMs: 0 },
     });
     const bare = new pg.Pool({ connectionString: replicaUrl, max: WORKERS });
+    // Idle clients see 57P01 when the cluster stops at the end; unhandled, that error would crash the run.
+    bare.on('error', () => {});
     try {
       // Warm both pools to full size so connection setup is not measured.
       await drive((n) => db.readQuery(SQL, [n]), 500);
