@@ -3,7 +3,7 @@
  * (least connections), health checks, fencing of a demoted primary's clients, graceful drain, the HTTP API and,
  * with a Lease elector, the floating address.
  */
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, isIP, type Server, Socket } from 'node:net';
 import type { ProxySettings } from '../config/index.ts';
 import { nodeAddress } from '../config/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -20,9 +20,12 @@ import {
   connectBackend,
   type DataPath,
   defaultDataPath,
-  type RawBackend,
+  type RawLink,
+  socketFor,
   spliceSockets,
   spliceWithBackend,
+  takeOverConnections,
+  tuneClient,
 } from './splice.ts';
 import { REFUSAL_SQLSTATE, type RefusalReason, refuseClient } from './wire.ts';
 
@@ -123,7 +126,7 @@ export interface ProxyService {
 }
 
 interface Connection {
-  readonly client: Socket;
+  readonly client: BackendLink;
   server: BackendLink;
   readonly listener: ListenerName;
   readonly node: NodeRuntime;
@@ -154,6 +157,9 @@ const REFUSAL_MESSAGE: Record<RefusalReason, string> = {
   backend_unreachable: 'pgwarden proxy could not connect to the database node',
   shutting_down: 'pgwarden proxy is shutting down',
 };
+
+/** TCP keep-alive on client connections, so a vanished client's slot is freed. */
+const CLIENT_KEEPALIVE_MS = 30_000;
 
 function boundPort(server: Server): number {
   const address = server.address();
@@ -445,19 +451,22 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     return plan.primary !== null ? (byName.get(plan.primary) as NodeRuntime) : 'no_target';
   };
 
-  const onClient = (listener: ListenerName, client: Socket) => {
-    client.on('error', () => {});
-    if (status !== 'running') {
-      refuse(listener, client, 'shutting_down');
-      return;
-    }
-    if (activeClients >= settings.maxClients) {
-      refuse(listener, client, 'too_many_clients', { max: settings.maxClients });
-      return;
-    }
-    const target = targetFor(listener);
+  /** The node a new client on `listener` goes to, or why it is turned away. */
+  const admit = (listener: ListenerName): NodeRuntime | RefusalReason => {
+    if (status !== 'running') return 'shutting_down';
+    if (activeClients >= settings.maxClients) return 'too_many_clients';
+    return targetFor(listener);
+  };
+
+  /** A new client: a `net.Socket` (streams path, or a listener net still owns) or a bare handle (takeOverConnections). */
+  const onClient = (listener: ListenerName, accepted: Socket | RawLink) => {
+    let client = accepted;
+    if (client instanceof Socket) client.on('error', () => {});
+    else tuneClient(client, CLIENT_KEEPALIVE_MS);
+    const target = admit(listener);
     if (typeof target === 'string') {
-      refuse(listener, client, target);
+      const detail = target === 'too_many_clients' ? { max: settings.maxClients } : undefined;
+      refuse(listener, client instanceof Socket ? client : socketFor(client), target, detail);
       return;
     }
     let connected = false;
@@ -475,27 +484,33 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
       deadline.done = true;
       backend.destroy();
       release();
-      if (!client.destroyed) refuse(listener, client, 'backend_unreachable', { node: target.name, error });
+      if (client instanceof Socket) {
+        if (!client.destroyed) refuse(listener, client, 'backend_unreachable', { node: target.name, error });
+      } else if (!client.closing) {
+        refuse(listener, socketFor(client), 'backend_unreachable', { node: target.name, error });
+      }
       recheck(target);
     };
     const deadline: ConnectDeadline = { done: false, expire: () => fail('connect timeout') };
-    const raw: RawBackend | null =
+    const raw: RawLink | null =
       dataPath === 'handles'
         ? connectBackend(target.host, target.port, (error) => {
             if (error !== null) return fail(error);
             if (released) return;
             connected = true;
             deadline.done = true;
-            spliceWithBackend(client, raw as RawBackend, target, release);
+            spliceWithBackend(client, raw as RawLink, target, release);
           })
         : null;
+    // Only a node given by name gets here with a bare client: net.connect resolves it, and the splice takes Sockets.
+    if (!raw && !(client instanceof Socket)) client = socketFor(client);
     const backend: BackendLink =
       raw ??
       connectSocket(target, {
         connected: (server) => {
           connected = true;
           deadline.done = true;
-          spliceSockets(client, server, target, release, dataPath);
+          spliceSockets(client as Socket, server, target, release, dataPath);
         },
         failed: fail,
       });
@@ -505,13 +520,18 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     target.active[listener]++;
     target.total[listener]++;
     connectDeadlines.add(deadline);
-    client.once('close', () => {
+    const gone = () => {
       if (connected) return;
       deadline.done = true;
       backend.destroy();
       release();
-    });
-    client.setKeepAlive(true, 30_000);
+    };
+    if (client instanceof Socket) {
+      client.once('close', gone);
+      client.setKeepAlive(true, CLIENT_KEEPALIVE_MS);
+    } else {
+      client.onClosed = gone;
+    }
   };
 
   let onIdle: (() => void) | undefined;
@@ -645,6 +665,12 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
       } catch (error) {
         await stop();
         throw error;
+      }
+      // Accepted clients as bare handles (see takeOverConnections); a node given by name needs net.connect's
+      // Sockets on both ends, so then net keeps building client Sockets.
+      if (dataPath === 'handles' && nodes.every((n) => isIP(n.host) !== 0)) {
+        takeOverConnections(rwServer, (client) => onClient('rw', client));
+        takeOverConnections(roServer, (client) => onClient('ro', client));
       }
       ports.rw = boundPort(rwServer);
       ports.ro = boundPort(roServer);

@@ -12,7 +12,7 @@
  * Both add each chunk's length to two plain number fields; no metric label lookup on the data path.
  * bench/proxy.bench.ts measures both against HAProxy.
  */
-import { isIP, type Socket } from 'node:net';
+import { isIP, type Server, Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
 
 /** Plain counters the splice adds to; summed into metrics at scrape time. */
@@ -257,11 +257,27 @@ export interface BackendLink {
   destroy(): void;
 }
 
-/** A backend connection on a bare TCP handle. */
-export interface RawBackend extends BackendLink {
+/** A connection on a bare TCP handle: a node (`connectBackend`) or an accepted client (`takeOverConnections`). */
+export interface RawLink extends BackendLink {
   readonly handle: RawTcpHandle;
-  /** Set by the splice: runs once the handle is closed. */
+  /** Runs once the handle is closed; the splice sets its own. */
   onClosed: (() => void) | null;
+  /** `destroy()` was called, or the handle was handed to a `net.Socket` (`socketFor`). */
+  readonly closing: boolean;
+}
+
+function rawLink(handle: RawTcpHandle): RawLink & { closing: boolean } {
+  const link = {
+    handle,
+    onClosed: null as (() => void) | null,
+    closing: false,
+    destroy() {
+      if (link.closing) return;
+      link.closing = true;
+      handle.close(() => link.onClosed?.());
+    },
+  };
+  return link;
 }
 
 /**
@@ -271,23 +287,14 @@ export interface RawBackend extends BackendLink {
  * null once connected, or the error code (`ECONNREFUSED`, …); never after `destroy()`. Returns null when the
  * runtime lacks the binding or `host` is a name: use `net.connect` then.
  */
-export function connectBackend(host: string, port: number, done: (error: string | null) => void): RawBackend | null {
+export function connectBackend(host: string, port: number, done: (error: string | null) => void): RawLink | null {
   const family = isIP(host);
   if (!tcpWrap || family === 0) return null;
   const handle = new tcpWrap.TCP(tcpWrap.constants.SOCKET);
-  let closing = false;
-  const backend: RawBackend = {
-    handle,
-    onClosed: null,
-    destroy() {
-      if (closing) return;
-      closing = true;
-      handle.close(() => backend.onClosed?.());
-    },
-  };
+  const backend = rawLink(handle);
   const req = new tcpWrap.TCPConnectWrap();
   req.oncomplete = (status: number) => {
-    if (closing) return;
+    if (backend.closing) return;
     if (status < 0) return done(getSystemErrorName(status));
     handle.setNoDelay(true);
     handle.setKeepAlive(true, 0);
@@ -299,10 +306,45 @@ export function connectBackend(host: string, port: number, done: (error: string 
 }
 
 /**
- * Splices a paused client socket with a connected bare-handle backend (`connectBackend`). Closing either
- * (`destroy()`) ends the splice; `onClose` runs once both are closed.
+ * Makes a listening `net.Server` hand over accepted connections as bare TCP handles instead of `net.Socket`s
+ * (replacing its handle's `onconnection`, which is where net builds the Socket). Per new client this skips the
+ * Socket's construction, its stream state and its `destroy()` ticks; `socketFor` builds one for the rare client
+ * that needs the streams API (a refusal). The server still closes as usual. False (nothing changed) when the
+ * runtime lacks the bindings or the server is not listening on a TCP handle: keep its 'connection' events then.
  */
-export function spliceWithBackend(client: Socket, backend: RawBackend, counter: ByteCounter, onClose: () => void): void {
+export function takeOverConnections(server: Server, onClient: (client: RawLink) => void): boolean {
+  if (!tcpWrap || !streamWrap) return false;
+  const handle = (server as unknown as { _handle?: { onconnection?: unknown } | null })._handle;
+  if (!handle || typeof handle.onconnection !== 'function') return false;
+  handle.onconnection = (status: number, client: RawTcpHandle | undefined) => {
+    // A failed accept (EMFILE, …) leaves nothing to close; net would emit 'error' on the server for it.
+    if (status < 0 || !client) return;
+    onClient(rawLink(client));
+  };
+  return true;
+}
+
+/**
+ * A paused `net.Socket` over a raw client's handle, for the streams API (writing a refusal). The link no longer
+ * owns the handle: `destroy()` on it does nothing, close the Socket.
+ */
+export function socketFor(client: RawLink): Socket {
+  (client as RawLink & { closing: boolean }).closing = true;
+  return new Socket({ handle: client.handle as never, readable: true, writable: true, pauseOnCreate: true } as never);
+}
+
+/** Sets no-delay and keep-alive on a raw client as `net` does for `noDelay: true` and `setKeepAlive(true, ms)`. */
+export function tuneClient(client: RawLink, keepAliveMs: number): void {
+  client.handle.setNoDelay(true);
+  client.handle.setKeepAlive(true, Math.floor(keepAliveMs / 1000));
+}
+
+/**
+ * Splices a paused client (a `net.Socket`, or a raw client from `takeOverConnections`) with a connected
+ * bare-handle backend (`connectBackend`). Closing either (`destroy()`) ends the splice; `onClose` runs once both
+ * are closed.
+ */
+export function spliceWithBackend(client: Socket | RawLink, backend: RawLink, counter: ByteCounter, onClose: () => void): void {
   let finished = false;
   let open = 2;
   const finish = () => {
@@ -322,12 +364,21 @@ export function spliceWithBackend(client: Socket, backend: RawBackend, counter: 
     finish();
     closedOne();
   };
-  client.on('error', finish);
-  client.once('close', () => {
-    finish();
-    closedOne();
-  });
-  const clientHandle = handleOf(client);
+  let clientHandle: RawHandle | null;
+  if (client instanceof Socket) {
+    client.on('error', finish);
+    client.once('close', () => {
+      finish();
+      closedOne();
+    });
+    clientHandle = handleOf(client);
+  } else {
+    client.onClosed = () => {
+      finish();
+      closedOne();
+    };
+    clientHandle = client.closing ? null : client.handle;
+  }
   if (!clientHandle) {
     // The client closed before the backend connected: nothing to move.
     finish();

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryLogger } from '../../shared/log/index.ts';
 import { createProxy, type ProxyService } from '../../shared/proxy/index.ts';
 import { startTestCluster, type TestCluster } from '../harness/cluster.ts';
-import { connectError, eventually, landOn, testSettings } from './helpers.ts';
+import { clientVia, connectError, eventually, landOn, testSettings } from './helpers.ts';
 
 let cluster: TestCluster;
 let proxy: ProxyService;
@@ -62,5 +62,48 @@ describe('connections to the node', () => {
     expect(error?.code).toBe('08006');
     expect(error?.message).toBe('pgwarden proxy could not connect to the database node');
     await eventually(() => (proxy.state().clients.active === 0 ? true : undefined), 5000, 'the refused client released');
+  });
+});
+
+describe('fallback paths', () => {
+  it('proxies and refuses on the streams data path (the one used when the runtime lacks the TCP bindings)', async () => {
+    const primary = cluster.primary();
+    const streams = createProxy({
+      nodes: [{ name: primary.name, url: cluster.url(primary) }],
+      settings: testSettings({ maxClients: 1 }),
+      logger: createMemoryLogger(),
+      dataPath: 'streams',
+    });
+    await streams.start();
+    try {
+      await eventually(() => streams.state().primary ?? undefined, 20_000, 'the primary routed');
+      expect((await landOn(cluster, streams.ports.rw)).recovery).toBe(false);
+      const node = await eventually(() => {
+        const n = streams.state().nodes[0];
+        return n && n.connections.rw === 0 ? n : undefined;
+      });
+      expect(node.bytesIn).toBeGreaterThan(0);
+      expect(node.bytesOut).toBeGreaterThan(0);
+      const held = await clientVia(cluster, streams.ports.rw);
+      const error = await connectError(cluster, streams.ports.rw);
+      expect(error?.code).toBe('53300');
+      await held.end();
+    } finally {
+      await streams.stop();
+    }
+  });
+
+  it('connects to a node given by host name (clients then stay net Sockets end to end)', async () => {
+    const primary = cluster.primary();
+    const url = cluster.url(primary).replace('@127.0.0.1:', '@localhost:');
+    const named = createProxy({ nodes: [{ name: primary.name, url }], settings: testSettings(), logger: createMemoryLogger() });
+    await named.start();
+    try {
+      await eventually(() => named.state().primary ?? undefined, 20_000, 'the primary routed');
+      expect(named.state().nodes[0]?.host).toBe('localhost');
+      expect(await landOn(cluster, named.ports.rw)).toEqual({ port: primary.port, recovery: false });
+    } finally {
+      await named.stop();
+    }
   });
 });
