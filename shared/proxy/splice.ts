@@ -186,12 +186,16 @@ function wireHandles(
     req.handle = target;
     req.oncomplete = resume;
     source.useUserBuffer(buffer);
+    // The view written for the last chunk: a protocol's messages repeat their lengths (pgbench -S: the same query
+    // and row sizes), so most chunks reuse it instead of allocating a new Uint8Array per read.
+    let chunk = buffer.subarray(0, 0);
     source.onread = () => {
       const nread = streamBaseState[kReadBytesOrError] as number;
       if (nread > 0) {
         if (toServer) counter.bytesIn += nread;
         else counter.bytesOut += nread;
-        if (target.writeBuffer(req, buffer.subarray(0, nread)) !== 0) return finish();
+        if (chunk.length !== nread) chunk = buffer.subarray(0, nread);
+        if (target.writeBuffer(req, chunk) !== 0) return finish();
         if (streamBaseState[kLastWriteWasAsync]) {
           // The kernel took part of it: stop reading into `buffer` until libuv has written the rest.
           source.readStop();
