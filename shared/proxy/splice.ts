@@ -217,6 +217,34 @@ function wireHandles(
 }
 
 /**
+ * The end of a splice, shared by both data paths: `finish` destroys both ends once (either end's error or close
+ * calls it); `closedOne` counts the two closes and, after the second, returns the read buffers to the pool and
+ * calls `onClose` exactly once.
+ */
+function spliceLifecycle(a: { destroy(): void }, b: { destroy(): void }, onClose: () => void) {
+  let finished = false;
+  let open = 2;
+  const buffers: Buffer[] = [];
+  return {
+    buffers,
+    /** True once `finish` ran (the splice is being torn down). */
+    finished: () => finished,
+    finish() {
+      if (finished) return;
+      finished = true;
+      a.destroy();
+      b.destroy();
+    },
+    closedOne() {
+      open--;
+      if (open > 0) return;
+      for (const buffer of buffers) returnBuffer(buffer);
+      onClose();
+    },
+  };
+}
+
+/**
  * Splices two connected, paused sockets on their TCP handles (see the module comment). Closing either socket
  * (`destroy()`, e.g. fencing) ends the splice; `onClose` runs once both sockets are closed.
  */
@@ -227,21 +255,7 @@ export function spliceWithHandles(client: Socket, server: Socket, counter: ByteC
     spliceWithStreams(client, server, counter, onClose);
     return;
   }
-  let finished = false;
-  let open = 2;
-  const finish = () => {
-    if (finished) return;
-    finished = true;
-    client.destroy();
-    server.destroy();
-  };
-  const buffers: Buffer[] = [];
-  const closedOne = () => {
-    open--;
-    if (open > 0) return;
-    for (const buffer of buffers) returnBuffer(buffer);
-    onClose();
-  };
+  const { finish, closedOne, finished, buffers } = spliceLifecycle(client, server, onClose);
   client.on('error', finish);
   server.on('error', finish);
   client.once('close', () => {
@@ -252,7 +266,7 @@ export function spliceWithHandles(client: Socket, server: Socket, counter: ByteC
     finish();
     closedOne();
   });
-  wireHandles(clientHandle, serverHandle, counter, finish, () => finished, buffers);
+  wireHandles(clientHandle, serverHandle, counter, finish, finished, buffers);
 }
 
 /** A connection to a node: a `net.Socket`, or a bare TCP handle (`connectBackend`). */
@@ -349,21 +363,7 @@ export function tuneClient(client: RawLink, keepAliveMs: number): void {
  * are closed.
  */
 export function spliceWithBackend(client: Socket | RawLink, backend: RawLink, counter: ByteCounter, onClose: () => void): void {
-  let finished = false;
-  let open = 2;
-  const finish = () => {
-    if (finished) return;
-    finished = true;
-    client.destroy();
-    backend.destroy();
-  };
-  const buffers: Buffer[] = [];
-  const closedOne = () => {
-    open--;
-    if (open > 0) return;
-    for (const buffer of buffers) returnBuffer(buffer);
-    onClose();
-  };
+  const { finish, closedOne, finished, buffers } = spliceLifecycle(client, backend, onClose);
   backend.onClosed = () => {
     finish();
     closedOne();
@@ -388,7 +388,7 @@ export function spliceWithBackend(client: Socket | RawLink, backend: RawLink, co
     finish();
     return;
   }
-  wireHandles(clientHandle, backend.handle, counter, finish, () => finished, buffers);
+  wireHandles(clientHandle, backend.handle, counter, finish, finished, buffers);
 }
 
 /** Splices with the given data path (default: the fastest this runtime supports). */
