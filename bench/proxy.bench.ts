@@ -9,7 +9,7 @@
  * on the PATH; installs `haproxy` with apt-get when missing. Loopback only.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -68,6 +68,8 @@ async function startHaproxy(port: number, backendPort: number): Promise<ChildPro
     ].join('\n'),
   );
   const child = spawn('haproxy', ['-f', file, '-db'], { stdio: 'ignore' });
+  // HAProxy has read its configuration once it listens or exits; the file is not needed after that.
+  child.once('exit', () => rmSync(file, { force: true }));
   for (let i = 0; i < 100; i++) {
     const up = await new Promise<boolean>((resolve) => {
       const probe = new pg.Client({ host: '127.0.0.1', port, user: 'nobody', password: 'x', database: 'x', connectionTimeoutMillis: 500 });
@@ -77,7 +79,10 @@ async function startHaproxy(port: number, backendPort: number): Promise<ChildPro
         (error: { code?: string }) => resolve(error.code !== 'ECONNREFUSED'),
       );
     });
-    if (up) return child;
+    if (up) {
+      rmSync(file, { force: true });
+      return child;
+    }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   child.kill('SIGKILL');

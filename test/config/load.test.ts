@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   ConfigError,
   loadConfig,
@@ -13,8 +13,15 @@ import {
 } from '../../shared/config/index.ts';
 import { redact } from '../../shared/redact/index.ts';
 
+const folders: string[] = [];
+afterAll(() => {
+  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
+});
+
 function yamlFile(text: string): string {
-  const file = path.join(mkdtempSync(path.join(tmpdir(), 'pgwarden-config-')), 'pgwarden.yaml');
+  const folder = mkdtempSync(path.join(tmpdir(), 'pgwarden-config-'));
+  folders.push(folder);
+  const file = path.join(folder, 'pgwarden.yaml');
   writeFileSync(file, text);
   return file;
 }
