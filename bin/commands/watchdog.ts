@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import type { ClusterConfig, Config, WatchdogSettings } from '../../shared/config/index.ts';
 import { parseDuration, watchdogSettingsFor } from '../../shared/config/index.ts';
 import { type Cluster, createCluster } from '../../shared/db/index.ts';
+import { openAlertPublisher } from '../../shared/delivery/index.ts';
 import type { Logger } from '../../shared/log/index.ts';
 import { redact } from '../../shared/redact/index.ts';
 import { runWatchdog, toWatchdogJson, type WatchdogResult } from '../../shared/watchdog/index.ts';
@@ -27,7 +28,6 @@ import {
   withCommonOptions,
   withNotifyOptions,
 } from '../cli.ts';
-import { openPublisher } from '../publisher.ts';
 
 interface WatchdogFlags extends CommonOptions, NotifyOptions {
   once?: boolean;
@@ -149,7 +149,7 @@ async function watchdog(flags: WatchdogFlags): Promise<number> {
   }
   const logger = createCliLogger(config);
   const dryRun = flags.dryRun ?? false;
-  const { publisher, close } = await openPublisher(config, logger, { dryRun });
+  const { publisher, close } = await openAlertPublisher(config, logger, { dryRun });
   let stateDb: Cluster | undefined;
   if (config.stateUrl && !dryRun) {
     stateDb = createCluster({ primary: config.stateUrl, logger, healthCheck: { intervalMs: 0 }, pool: { max: 4 } });
