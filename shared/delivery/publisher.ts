@@ -104,6 +104,11 @@ export interface OpenDeliveryOptions {
   consoleWrite?: (line: string) => void;
   /** One SQS queue per channel (the deployed layout); overrides `config.queue.url`. */
   queueUrls?: Partial<Record<Channel, string>>;
+  /**
+   * An open control database to reuse (a Lambda container's module-scope pool), so the process holds one pool.
+   * The caller keeps owning it: `close()` leaves it open. Default: a pool opened from `config.stateUrl`.
+   */
+  db?: Cluster;
 }
 
 export type PublisherMode = 'dry-run' | 'console' | 'unrecorded' | 'direct' | 'queue';
@@ -176,7 +181,7 @@ export async function openAlertPublisher(
     logger.warn('no control database (stateUrl): alerts are sent directly without a delivery ledger; failed sends are not retried');
     return { publisher: createUnrecordedPublisher(notifiers, logger), mode: 'unrecorded', close: none };
   }
-  const db = openControlDb(config, logger);
+  const db = options.db ?? openControlDb(config, logger);
   const opened = openDeliveryQueue(config, { db, logger, clock: options.clock, fetch: options.fetch, queueUrls: options.queueUrls });
   const publisher = createAlertDelivery({ db, queue: opened.queue, notifiers, channels, logger, clock: options.clock });
   return {
@@ -184,7 +189,7 @@ export async function openAlertPublisher(
     mode: opened.mode,
     async close() {
       opened.close();
-      await db.close();
+      if (!options.db) await db.close();
     },
   };
 }

@@ -64,6 +64,21 @@ describe('alert delivery end to end: ledger + real Slack notifier + loopback Sla
     }
   });
 
+  it('records through a control database pool it is given, opens none of its own, and leaves that pool open on close', async () => {
+    const time = createTestClock();
+    const { opened } = open({ stateUrl: ledger.url, slack: { webhookUrl: slack.url } }, { clock: time.clock, db: ledger.db });
+    const { publisher, close } = await opened;
+    await publisher.publish([testEvent({ summary: 'through the shared pool' }, time.clock)]);
+    const own = await ledger.db.query<{ n: number }>(
+      "select count(*)::int as n from pg_stat_activity where application_name = 'pgwarden-delivery'",
+    );
+    expect(own.rows[0]?.n).toBe(0);
+    await close();
+    const [row] = await ledger.rows();
+    expect(row).toMatchObject({ status: 'sent' });
+    expect(slack.received).toHaveLength(1);
+  });
+
   it("schedules a 429's retry at Retry-After, and makes a revoked webhook dead with Slack's reason and no secret", async () => {
     const time = createTestClock();
     const { opened, lines } = open({ stateUrl: ledger.url, slack: { webhookUrl: slack.url } }, { clock: time.clock });
