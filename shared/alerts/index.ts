@@ -12,5 +12,12 @@ export type {
   ApplyLifecycleInput,
   LifecycleTiming,
 } from './state.ts';
-export { createAlertStateStore, decideAlert, decideAlerts, isSendingAction } from './state.ts';
+export {
+  createAlertStateStore,
+  createMemoryAlertStateStore,
+  decideAlert,
+  decideAlerts,
+  eventsToSend,
+  isSendingAction,
+} from './state.ts';
 export { alertStateMigration } from './state-migration.ts';

@@ -167,6 +167,31 @@ export function decideAlerts(
   return observations.map((observation) => decideAlert(states.get(dedupKey(observation)) ?? null, observation, now, timing));
 }
 
+/** The notifications a check's decisions send, in decision order. */
+export function eventsToSend(decisions: readonly AlertDecision[]): AlertEvent[] {
+  return decisions.filter((d) => isSendingAction(d.action) && d.event).map((d) => d.event as AlertEvent);
+}
+
+/**
+ * One `apply` of either store: decide against `states`, hand the notifications to `deliver`, then `save` every
+ * changed key (`next` null: forget it). A throwing `deliver` leaves everything unsaved.
+ */
+async function decideDeliverSave(
+  input: ApplyLifecycleInput,
+  states: ReadonlyMap<string, AlertState>,
+  now: Date,
+  deliver: (events: AlertEvent[]) => Promise<void>,
+  save: (key: string, next: AlertState | null) => Promise<void> | void,
+): Promise<AlertDecision[]> {
+  const decisions = decideAlerts(input.observations, states, now, input.timing);
+  const events = eventsToSend(decisions);
+  if (events.length > 0) await deliver(events);
+  for (const decision of decisions) {
+    if (decision.action !== 'none') await save(decision.key, decision.next);
+  }
+  return decisions;
+}
+
 export interface ApplyLifecycleInput {
   /**
    * What this check serializes on (a cluster name): checks with the same lock key run one after the other.
@@ -286,16 +311,10 @@ export function createAlertStateStore(db: Cluster, options: AlertStateStoreOptio
             [keys],
           );
           const states = new Map(rows.map((row) => [row.dedup_key, fromRow(row)]));
-          const now = clock();
-          const decisions = decideAlerts(input.observations, states, now, input.timing);
-          const events = decisions.filter((d) => isSendingAction(d.action) && d.event).map((d) => d.event as AlertEvent);
-          if (events.length > 0) await deliver(events);
-          for (const decision of decisions) {
-            if (decision.action === 'none') continue;
-            if (decision.next) await writeState(tx, decision.next);
-            else await tx.query('delete from pgwarden.alert_state where dedup_key = $1', [decision.key]);
-          }
-          return decisions;
+          return decideDeliverSave(input, states, clock(), deliver, async (key, next) => {
+            if (next) await writeState(tx, next);
+            else await tx.query('delete from pgwarden.alert_state where dedup_key = $1', [key]);
+          });
         },
         { retry: false },
       );
@@ -308,6 +327,36 @@ export function createAlertStateStore(db: Cluster, options: AlertStateStoreOptio
           ])
         : await db.query<AlertStateRow>(`select ${COLUMNS} from pgwarden.alert_state order by dedup_key`);
       return rows.map(fromRow);
+    },
+  };
+}
+
+/**
+ * The same lifecycle kept in process memory, for a long-running process without a control database
+ * (`pgwarden topology --interval`): a node that stays down is reported once (and again every repeat interval),
+ * not every check. Checks run one after the other, as the database store's lock makes them; lost on exit.
+ *
+ * @example const store = createMemoryAlertStateStore({ clock });
+ */
+export function createMemoryAlertStateStore(options: AlertStateStoreOptions = {}): AlertStateStore {
+  const clock = options.clock ?? (() => new Date());
+  const states = new Map<string, AlertState>();
+  let queue: Promise<unknown> = Promise.resolve();
+  return {
+    apply(input, deliver) {
+      const run = queue.then(() =>
+        decideDeliverSave(input, states, clock(), deliver, (key, next) => {
+          if (next) states.set(key, next);
+          else states.delete(key);
+        }),
+      );
+      queue = run.catch(() => {});
+      return run;
+    },
+    async list(filter = {}) {
+      return [...states.values()]
+        .filter((state) => filter.cluster === undefined || state.cluster === filter.cluster)
+        .sort((a, b) => a.key.localeCompare(b.key));
     },
   };
 }

@@ -4,6 +4,7 @@ import {
   alertStateMigration,
   createAlertEvent,
   createAlertStateStore,
+  createMemoryAlertStateStore,
   decideAlert,
   type LifecycleTiming,
   type Severity,
@@ -243,5 +244,48 @@ describe('alert state store (pgwarden.alert_state)', () => {
         .map((d) => d.action)
         .sort(),
     ).toEqual(['fire', 'fire', 'hold', 'hold']);
+  });
+});
+
+describe('alert state kept in memory (no control database)', () => {
+  const timing = { forMs: 0, repeatIntervalMs: HOUR * 1000 };
+
+  it('fires once, holds, resolves, and leaves unobserved keys alone, like the database store', async () => {
+    let now = at(0);
+    const store = createMemoryAlertStateStore({ clock: () => now });
+    const delivered: string[] = [];
+    const deliver = async (events: AlertEvent[]) => {
+      delivered.push(...events.map((e) => `${e.node} ${e.status}`));
+    };
+    await store.apply(
+      { lockKey: 'orders', observations: [observe('firing', { node: 'orders-0' }), observe('firing', { node: 'orders-1' })], timing },
+      deliver,
+    );
+    now = at(60);
+    await store.apply({ lockKey: 'orders', observations: [observe('firing', { node: 'orders-0' })], timing }, deliver);
+    now = at(120);
+    await store.apply({ lockKey: 'orders', observations: [observe('resolved', { node: 'orders-0' })], timing }, deliver);
+    expect(delivered).toEqual(['orders-0 firing', 'orders-1 firing', 'orders-0 resolved']);
+    expect((await store.list({ cluster: 'orders' })).map((s) => `${s.node} ${s.status}`)).toEqual(['orders-0 resolved', 'orders-1 firing']);
+  });
+
+  it('keeps nothing when delivery fails, and runs checks of the same store one after the other', async () => {
+    const store = createMemoryAlertStateStore({ clock: () => at(0) });
+    await expect(
+      store.apply({ lockKey: 'orders', observations: [observe('firing')], timing }, async () => {
+        throw new Error('queue unavailable');
+      }),
+    ).rejects.toThrow('queue unavailable');
+    expect(await store.list()).toEqual([]);
+    const delivered: AlertEvent[] = [];
+    const deliver = async (events: AlertEvent[]) => {
+      delivered.push(...events);
+    };
+    const results = await Promise.all([
+      store.apply({ lockKey: 'orders', observations: [observe('firing')], timing }, deliver),
+      store.apply({ lockKey: 'orders', observations: [observe('firing')], timing }, deliver),
+    ]);
+    expect(delivered).toHaveLength(1);
+    expect(results.flat().map((d) => d.action)).toEqual(['fire', 'hold']);
   });
 });
