@@ -14,9 +14,14 @@ import type { AlertStateStore } from '../../shared/alerts/index.ts';
 import type { ClusterConfig, Config, TopologySettings } from '../../shared/config/index.ts';
 import { formatBytes, parseDuration, topologySettingsFor } from '../../shared/config/index.ts';
 import { type Cluster, createCluster } from '../../shared/db/index.ts';
-import { createEndpointsWriter, createKubeConfig, K8sConfigError } from '../../shared/k8s/index.ts';
-import type { Logger } from '../../shared/log/index.ts';
-import { createMemoryAlertStateStore, type EndpointsWriter, runTopology, type TopologyResult } from '../../shared/topology/index.ts';
+import { openAlertPublisher } from '../../shared/delivery/index.ts';
+import { createEndpointsWriterFactory, K8sConfigError } from '../../shared/k8s/index.ts';
+import {
+  createMemoryAlertStateStore,
+  createTopologyMonitor,
+  type TopologyResult,
+  type TopologyTarget,
+} from '../../shared/topology/index.ts';
 import {
   CliExit,
   type CommonOptions,
@@ -34,7 +39,6 @@ import {
   withCommonOptions,
   withNotifyOptions,
 } from '../cli.ts';
-import { openPublisher } from '../publisher.ts';
 
 interface TopologyFlags extends CommonOptions, NotifyOptions {
   once?: boolean;
@@ -78,31 +82,6 @@ function settingsFor(config: Config, cluster: ClusterConfig, flags: TopologyFlag
   const settings = topologySettingsFor(config, cluster);
   const fromFlags = Object.fromEntries(FLAG_KEYS.filter((key) => flags[key] !== undefined).map((key) => [key, config.topology[key]]));
   return { ...settings, ...fromFlags };
-}
-
-/**
- * One writer per distinct (kubeconfig, api, port name). Without any Kubernetes configuration and none asked for,
- * there is no writer: the run probes and alerts only. A configuration that was asked for but cannot load is a
- * usage error.
- */
-function writerFactory(logger: Logger): (settings: TopologySettings) => EndpointsWriter | undefined {
-  const writers = new Map<string, EndpointsWriter | undefined>();
-  return (settings) => {
-    if (!settings.manageEndpoints) return undefined;
-    const key = JSON.stringify([settings.kubeconfig ?? null, settings.endpointsApi, settings.portName]);
-    if (writers.has(key)) return writers.get(key);
-    let writer: EndpointsWriter | undefined;
-    try {
-      const kubeConfig = createKubeConfig({ kubeconfig: settings.kubeconfig });
-      writer = createEndpointsWriter({ kubeConfig, api: settings.endpointsApi, portName: settings.portName, logger });
-    } catch (error) {
-      if (!(error instanceof K8sConfigError)) throw error;
-      if (settings.kubeconfig !== undefined) throw new CliExit(EXIT_USAGE, error.message);
-      logger.warn('no Kubernetes configuration found: probing and alerting only, endpoints are not written', { reason: error.message });
-    }
-    writers.set(key, writer);
-    return writer;
-  };
 }
 
 function describeResult(result: TopologyResult): string {
@@ -158,13 +137,20 @@ async function topology(flags: TopologyFlags): Promise<number> {
   }
   const logger = createCliLogger(config);
   const dryRun = flags.dryRun ?? false;
-  const writerFor = writerFactory(logger);
-  const clusters = config.clusters.map((cluster) => {
-    const settings = settingsFor(config, cluster, flags);
-    return { cluster, settings, writer: writerFor(settings) };
-  });
+  const writerFor = createEndpointsWriterFactory(logger);
+  let targets: TopologyTarget[];
+  try {
+    targets = config.clusters.map((cluster) => {
+      const settings = settingsFor(config, cluster, flags);
+      return { cluster, settings, writer: writerFor(settings) };
+    });
+  } catch (error) {
+    // A Kubernetes configuration that was asked for (--kubeconfig) but cannot load is a usage error.
+    if (error instanceof K8sConfigError) throw new CliExit(EXIT_USAGE, error.message);
+    throw error;
+  }
 
-  const { publisher, close } = await openPublisher(config, logger, { dryRun });
+  const { publisher, close } = await openAlertPublisher(config, logger, { dryRun });
   let stateDb: Cluster | undefined;
   let alertStore: AlertStateStore | undefined;
   if (config.stateUrl && !dryRun) {
@@ -173,28 +159,10 @@ async function topology(flags: TopologyFlags): Promise<number> {
     // No control database: keep the alert lifecycle in memory across rounds, so a node that stays down is told once.
     alertStore = createMemoryAlertStateStore();
   }
-  const previous = new Map<string, TopologyResult>();
+  const monitor = createTopologyMonitor();
 
   const round = async (): Promise<number> => {
-    const results: TopologyResult[] = [];
-    for (const { cluster, settings, writer } of clusters) {
-      const result = await runTopology({
-        cluster,
-        settings,
-        writer,
-        stateDb,
-        alertStore,
-        publisher,
-        logger,
-        clock: () => new Date(),
-        dryRun,
-        previous: previous.get(cluster.name),
-      });
-      // Only a sane result names a primary: keeping the last one carries a change across a no-primary gap
-      // (primary stopped, replica promoted a moment later) so topology_changed still names the old primary.
-      if (result.verdict === 'ok') previous.set(cluster.name, result);
-      results.push(result);
-    }
+    const results = await monitor.run({ targets, stateDb, alertStore, publisher, logger, clock: () => new Date(), dryRun });
     if (flags.json) printJson(results.length === 1 ? results[0] : { clusters: results });
     else for (const result of results) process.stdout.write(`${describeResult(result)}\n`);
     return exitCodeOf(results);

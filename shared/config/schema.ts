@@ -103,6 +103,8 @@ export const topologySchema = z.strictObject({
   maxLag: sizeBytes.default(16 * 1024 * 1024),
   roFallbackToPrimary: z.boolean().default(true),
   kubeconfig: z.string().optional(),
+  /** A kubeconfig document itself (a deployed function's linked `Kubeconfig` secret); wins over `kubeconfig`. */
+  kubeconfigText: z.string().min(1).optional(),
   connectTimeout: durationMs.default(3000),
   queryTimeout: durationMs.default(3000),
   retries: z.coerce.number().int().min(0).max(10).default(2),

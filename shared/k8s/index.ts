@@ -5,3 +5,4 @@ export { createEndpointsWriter, SERVICE_NAME_LABEL, SIGNATURE_ANNOTATION, SLICE_
 export { K8sAddressError, K8sApiError, K8sConfigError, K8sConflictError, K8sError } from './errors.ts';
 export type { LeaderElector, LeaderElectorOptions } from './leader-election.ts';
 export { createLeaderElector } from './leader-election.ts';
+export { createEndpointsWriterFactory } from './writers.ts';

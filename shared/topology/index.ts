@@ -2,6 +2,8 @@ export type { DesiredEndpoints, EndpointAddress, EndpointsApplyResult, Endpoints
 export { endpointsSignature } from './endpoints.ts';
 export { ProbeConnectError, ProbeQueryError, TopologyError, TopologyOptionsError } from './errors.ts';
 export { createMemoryAlertStateStore } from './memory-alert-state.ts';
+export type { TopologyMonitor, TopologyRoundOptions, TopologyTarget } from './monitor.ts';
+export { createTopologyMonitor } from './monitor.ts';
 export type { EndpointsPlan, ExcludedReplica, PlanOptions } from './plan.ts';
 export { DEFAULT_MAX_LAG_BYTES, planEndpoints } from './plan.ts';
 export type { DownProbe, NodeProbe, NodeState, PrimaryProbe, ProbeOptions, ReplicaProbe, UnknownProbe } from './probe.ts';
