@@ -14,11 +14,11 @@
  * thing in our words), ingestion limits (line size, labels per stream, out-of-order and too-old entries), stream
  * sharding, and querying.
  */
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { gunzipSync } from 'node:zlib';
-import type { FakeRequest, FakeResponse } from './slack.ts';
+import { type FakeRequest, type FakeResponse, startHttpFake } from './http-fake.ts';
 
-export type { FakeRequest, FakeResponse } from './slack.ts';
+export type { FakeRequest, FakeResponse } from './http-fake.ts';
 
 export interface LokiStream {
   stream: Record<string, string>;
@@ -95,89 +95,53 @@ function validatePush(body: unknown): string | LokiStream[] {
 /** Starts the fake on 127.0.0.1 at a random port. */
 export async function startLokiFake(options: LokiFakeOptions = {}): Promise<LokiFake> {
   const received: LokiPushReceived[] = [];
-  const requests: FakeRequest[] = [];
-  const queue: FakeResponse[] = [];
-  const timers = new Set<NodeJS.Timeout>();
   const expectedAuth = options.bearerToken
     ? `Bearer ${options.bearerToken}`
     : options.basicAuth
       ? `Basic ${Buffer.from(`${options.basicAuth.username}:${options.basicAuth.password}`).toString('base64')}`
       : undefined;
 
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const bytes = Buffer.concat(chunks);
-      const answer = (response: FakeResponse) => {
-        requests.push({
-          method: req.method ?? '',
-          path: req.url ?? '',
-          headers: req.headers,
-          raw: bytes.toString('utf8'),
-          status: response.status,
-        });
-        const finish = () => {
-          res.writeHead(response.status, { 'Content-Type': 'text/plain; charset=utf-8', ...response.headers });
-          res.end(response.body === undefined ? '' : `${response.body}\n`);
-        };
-        if (!response.delayMs) return finish();
-        const timer = setTimeout(() => {
-          timers.delete(timer);
-          finish();
-        }, response.delayMs);
-        timers.add(timer);
-      };
-
-      if (expectedAuth && req.headers.authorization !== expectedAuth) return answer({ status: 401, body: 'Unauthorized' });
+  const http = await startHttpFake({
+    contentType: 'text/plain; charset=utf-8',
+    formatBody: (body) => (body === undefined ? '' : `${body}\n`),
+    route: (req, bytes, programmed): FakeResponse => {
+      if (expectedAuth && req.headers.authorization !== expectedAuth) return { status: 401, body: 'Unauthorized' };
       const tenant = req.headers['x-scope-orgid'];
-      if (options.orgId && !tenant) return answer({ status: 401, body: 'no org id' });
-      if (typeof options.orgId === 'string' && tenant !== options.orgId) return answer({ status: 401, body: 'unknown org id' });
-      if (req.url !== '/loki/api/v1/push') return answer({ status: 404, body: '404 page not found' });
-      if (req.method !== 'POST') return answer({ status: 405, body: 'method not allowed' });
-      const programmed = queue.shift();
-      if (programmed) return answer(programmed);
+      if (options.orgId && !tenant) return { status: 401, body: 'no org id' };
+      if (typeof options.orgId === 'string' && tenant !== options.orgId) return { status: 401, body: 'unknown org id' };
+      if (req.url !== '/loki/api/v1/push') return { status: 404, body: '404 page not found' };
+      if (req.method !== 'POST') return { status: 405, body: 'method not allowed' };
+      const answer = programmed();
+      if (answer) return answer;
 
       const contentType = (req.headers['content-type'] ?? '').split(';')[0]?.trim();
       if (contentType !== 'application/json') {
-        return answer({ status: 400, body: `unsupported content type "${contentType}": this fake reads application/json only` });
+        return { status: 400, body: `unsupported content type "${contentType}": this fake reads application/json only` };
       }
       let text: string;
       try {
         text = req.headers['content-encoding'] === 'gzip' ? gunzipSync(bytes).toString('utf8') : bytes.toString('utf8');
       } catch {
-        return answer({ status: 400, body: 'gzip: invalid header' });
+        return { status: 400, body: 'gzip: invalid header' };
       }
       let body: unknown;
       try {
         body = JSON.parse(text);
       } catch (error) {
-        return answer({ status: 400, body: `error parsing push request: ${(error as Error).message}` });
+        return { status: 400, body: `error parsing push request: ${(error as Error).message}` };
       }
       const verdict = validatePush(body);
-      if (typeof verdict === 'string') return answer({ status: 400, body: verdict });
+      if (typeof verdict === 'string') return { status: 400, body: verdict };
       received.push({ headers: req.headers, streams: verdict });
-      answer({ status: 204 });
-    });
-  });
-
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  const url = `http://127.0.0.1:${port}`;
-  return {
-    url,
-    pushUrl: `${url}/loki/api/v1/push`,
-    received,
-    requests,
-    respondWith: (...responses) => {
-      queue.push(...responses);
+      return { status: 204 };
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const timer of timers) clearTimeout(timer);
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+  });
+  return {
+    url: http.url,
+    pushUrl: `${http.url}/loki/api/v1/push`,
+    received,
+    requests: http.requests,
+    respondWith: http.respondWith,
+    close: http.close,
   };
 }

@@ -12,26 +12,9 @@
  * Block Kit validator (a message with a malformed block is accepted here; Slack answers `invalid_blocks`), text
  * length limits, workflow webhooks (`hooks.slack.com/triggers/…`) and redirects.
  */
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { type FakeRequest, type FakeResponse, startHttpFake } from './http-fake.ts';
 
-/** One programmed answer. */
-export interface FakeResponse {
-  status: number;
-  body?: string;
-  headers?: Record<string, string>;
-  /** Wait this long before answering (longer than the client timeout simulates a hung service). */
-  delayMs?: number;
-}
-
-export interface FakeRequest {
-  method: string;
-  path: string;
-  headers: IncomingHttpHeaders;
-  /** The raw body text. */
-  raw: string;
-  /** The status this fake answered (or will answer, for a delayed one). */
-  status: number;
-}
+export type { FakeRequest, FakeResponse } from './http-fake.ts';
 
 export interface SlackFake {
   /** The full webhook URL (its path is the secret part, as on Slack). */
@@ -49,60 +32,23 @@ export interface SlackFake {
 export async function startSlackFake(options: { path?: string } = {}): Promise<SlackFake> {
   const path = options.path ?? '/services/T0PGWARDEN/B0FAKEHOOK/fakeSecretToken1234567890';
   const received: unknown[] = [];
-  const requests: FakeRequest[] = [];
-  const queue: FakeResponse[] = [];
-  const timers = new Set<NodeJS.Timeout>();
-
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      const answer = (response: FakeResponse) => {
-        requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, raw, status: response.status });
-        const finish = () => {
-          res.writeHead(response.status, { 'Content-Type': 'text/html', ...response.headers });
-          res.end(response.body ?? '');
-        };
-        if (!response.delayMs) return finish();
-        const timer = setTimeout(() => {
-          timers.delete(timer);
-          finish();
-        }, response.delayMs);
-        timers.add(timer);
-      };
-
-      if (req.method !== 'POST' || req.url !== path) return answer({ status: 404, body: 'no_service' });
+  const http = await startHttpFake({
+    contentType: 'text/html',
+    route: (req, body, programmed): FakeResponse => {
+      if (req.method !== 'POST' || req.url !== path) return { status: 404, body: 'no_service' };
       let message: unknown;
       try {
-        message = JSON.parse(raw);
+        message = JSON.parse(body.toString('utf8'));
       } catch {
-        return answer(queue.shift() ?? { status: 400, body: 'invalid_payload' });
+        return programmed() ?? { status: 400, body: 'invalid_payload' };
       }
       received.push(message);
-      const programmed = queue.shift();
-      if (programmed) return answer(programmed);
+      const answer = programmed();
+      if (answer) return answer;
       const fields = typeof message === 'object' && message !== null ? (message as Record<string, unknown>) : {};
-      if (!fields.text && !fields.blocks && !fields.attachments) return answer({ status: 400, body: 'no_text' });
-      answer({ status: 200, body: 'ok' });
-    });
-  });
-
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  return {
-    url: `http://127.0.0.1:${port}${path}`,
-    received,
-    requests,
-    respondWith: (...responses) => {
-      queue.push(...responses);
+      if (!fields.text && !fields.blocks && !fields.attachments) return { status: 400, body: 'no_text' };
+      return { status: 200, body: 'ok' };
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const timer of timers) clearTimeout(timer);
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  });
+  return { url: `${http.url}${path}`, received, requests: http.requests, respondWith: http.respondWith, close: http.close };
 }
