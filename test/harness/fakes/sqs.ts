@@ -1,7 +1,8 @@
 /**
- * A loopback SQS for tests: the `fauxqs` emulator bound to 127.0.0.1 (its `startFauxqs` and CLI bind 0.0.0.0),
- * driven through the real `@aws-sdk/client-sqs`. It creates an alerts queue and its DLQ, joined by a
- * RedrivePolicy: a message received `maxReceiveCount` times without being deleted moves to the DLQ.
+ * A loopback SQS for tests: the local runtime's own emulator (`startLocalQueues`: `fauxqs` bound to 127.0.0.1,
+ * its `.localhost` queue hosts resolved in-process), driven through the real `@aws-sdk/client-sqs`. It holds one
+ * alerts queue and its DLQ, joined by a RedrivePolicy: a message received `maxReceiveCount` times without being
+ * deleted moves to the DLQ.
  *
  * What it covers (checked in FIELD-NOTES): CreateQueue, SendMessage(Batch), ReceiveMessage (long poll,
  * ApproximateReceiveCount), DeleteMessage(Batch), ChangeMessageVisibility, RedrivePolicy.
@@ -9,15 +10,8 @@
  * in-flight message limit, server-side encryption, real throttling (it never answers a batch entry with a
  * non-sender fault), and Lambda's event source mapping (tests hand received batches to the sender themselves).
  */
-import {
-  CreateQueueCommand,
-  DeleteMessageBatchCommand,
-  GetQueueAttributesCommand,
-  type Message,
-  ReceiveMessageCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
-import { buildApp } from 'fauxqs';
+import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { startLocalQueues } from '../../../shared/runtime/local-queue.ts';
 
 export interface SqsFake {
   /** `http://127.0.0.1:PORT`: the SDK's `endpoint`. */
@@ -38,36 +32,21 @@ export interface SqsFakeOptions {
   maxReceiveCount?: number;
   /** Seconds a received message stays hidden. Default 0, so a message not deleted is visible again at once. */
   visibilityTimeout?: number;
-  queueName?: string;
 }
 
-/** Starts fauxqs on 127.0.0.1 at a random port, with an alerts queue and its DLQ. */
+/** Starts the emulator on 127.0.0.1 at a random port, with an alerts queue and its DLQ. */
 export async function startSqsFake(options: SqsFakeOptions = {}): Promise<SqsFake> {
-  const app = buildApp({ logger: false });
-  const endpoint = await app.listen({ host: '127.0.0.1', port: 0 });
-  const client = new SQSClient({
-    endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'fake-access-key', secretAccessKey: 'fake-secret-key' },
+  const queues = await startLocalQueues({
+    channels: ['slack'],
+    maxReceiveCount: options.maxReceiveCount ?? 3,
+    visibilityTimeoutSeconds: options.visibilityTimeout ?? 0,
+    prefix: 'pgwarden-test',
   });
-  const name = options.queueName ?? 'alerts';
-  const dlq = await client.send(new CreateQueueCommand({ QueueName: `${name}-dlq` }));
-  const dlqUrl = dlq.QueueUrl as string;
-  const dlqArn = (await client.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }))).Attributes
-    ?.QueueArn;
-  const queue = await client.send(
-    new CreateQueueCommand({
-      QueueName: name,
-      Attributes: {
-        VisibilityTimeout: String(options.visibilityTimeout ?? 0),
-        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: options.maxReceiveCount ?? 3 }),
-      },
-    }),
-  );
+  const { client } = queues;
   return {
-    endpoint,
-    queueUrl: queue.QueueUrl as string,
-    dlqUrl,
+    endpoint: queues.endpoint,
+    queueUrl: queues.queueUrls.slack as string,
+    dlqUrl: queues.dlqUrl,
     client,
     async receive(queueUrl) {
       const answer = await client.send(
@@ -89,9 +68,6 @@ export async function startSqsFake(options: SqsFakeOptions = {}): Promise<SqsFak
         }),
       );
     },
-    async close() {
-      client.destroy();
-      await app.close();
-    },
+    close: queues.close,
   };
 }
