@@ -6,7 +6,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log/index.ts';
-import { ProxyListenError } from './errors.ts';
+import { boundPort, listen } from './listen.ts';
 import type { ProxyState } from './proxy.ts';
 
 export interface ApiServerOptions {
@@ -106,19 +106,10 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
 
   return {
     listen(port, host) {
-      return new Promise((resolve, reject) => {
-        const onError = (error: Error) =>
-          reject(new ProxyListenError(`HTTP API: cannot listen on ${host}:${port}: ${error.message}`, port, { cause: error }));
-        server.once('error', onError);
-        server.listen(port, host, () => {
-          server.removeListener('error', onError);
-          resolve();
-        });
-      });
+      return listen(server, port, host, 'HTTP API');
     },
     port() {
-      const address = server.address();
-      return typeof address === 'object' && address ? address.port : 0;
+      return boundPort(server);
     },
     close() {
       return new Promise((resolve) => {

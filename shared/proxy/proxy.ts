@@ -3,15 +3,16 @@
  * (least connections), health checks, fencing of a demoted primary's clients, graceful drain, the HTTP API and,
  * with a Lease elector, the floating address.
  */
-import { connect, createServer, isIP, type Server, Socket } from 'node:net';
+import { connect, createServer, isIP, Socket } from 'node:net';
 import type { ProxySettings } from '../config/index.ts';
 import { nodeAddress } from '../config/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { AddressManager } from './address.ts';
 import { createIpAddressManager } from './address.ts';
 import { createApiServer } from './api.ts';
-import { ProxyConfigError, ProxyListenError } from './errors.ts';
+import { ProxyConfigError } from './errors.ts';
 import { createNodeMonitor, type NodeHealth, type NodeMonitor } from './health.ts';
+import { boundPort, listen } from './listen.ts';
 import { createProxyMetrics, type ListenerName, type ProxyMetrics } from './metrics.ts';
 import { type NodeObservation, pickLeastConnections, planRoutes, type RoutePlan, type SplitBrain } from './router.ts';
 import {
@@ -160,23 +161,6 @@ const REFUSAL_MESSAGE: Record<RefusalReason, string> = {
 
 /** TCP keep-alive on client connections, so a vanished client's slot is freed. */
 const CLIENT_KEEPALIVE_MS = 30_000;
-
-function boundPort(server: Server): number {
-  const address = server.address();
-  return typeof address === 'object' && address ? address.port : 0;
-}
-
-function listen(server: Server, port: number, host: string, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: Error) =>
-      reject(new ProxyListenError(`${what}: cannot listen on ${host}:${port}: ${error.message}`, port, { cause: error }));
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.removeListener('error', onError);
-      resolve();
-    });
-  });
-}
 
 interface ConnectDeadline {
   /** Connected, failed or the client left: the deadline no longer matters. */

@@ -6,7 +6,7 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryLogger } from '../../shared/log/index.ts';
-import { createProxy, type ProxyService } from '../../shared/proxy/index.ts';
+import { createProxy, ProxyListenError, type ProxyService } from '../../shared/proxy/index.ts';
 import { startTestCluster, type TestCluster } from '../harness/cluster.ts';
 import { clientVia, connectError, eventually, landOn, testSettings } from './helpers.ts';
 
@@ -104,6 +104,34 @@ describe('fallback paths', () => {
       expect(await landOn(cluster, named.ports.rw)).toEqual({ port: primary.port, recovery: false });
     } finally {
       await named.stop();
+    }
+  });
+});
+
+describe('binding', () => {
+  it('fails start with a ProxyListenError naming the HTTP API and the port another process holds', async () => {
+    const primary = cluster.primary();
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const address = taken.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    const blocked = createProxy({
+      nodes: [{ name: primary.name, url: cluster.url(primary) }],
+      settings: testSettings({ apiPort: port }),
+      logger: createMemoryLogger(),
+    });
+    try {
+      const error = await blocked.start().then(
+        () => undefined,
+        (failure: unknown) => failure,
+      );
+      expect(error).toBeInstanceOf(ProxyListenError);
+      expect((error as ProxyListenError).port).toBe(port);
+      expect((error as Error).message).toMatch(new RegExp(`^HTTP API: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
+      expect(blocked.state().status).toBe('stopped');
+    } finally {
+      await blocked.stop();
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
     }
   });
 });
