@@ -5,7 +5,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { z } from 'zod';
-import { openDeliveryQueue, requeueDeliveries } from '../shared/delivery/index.ts';
+import { requeueDeliveries } from '../shared/delivery/index.ts';
 import { loadFunctionConfig } from './lib/config.ts';
 import { createFunctionDeps } from './lib/deps.ts';
 import { PayloadError, parseInvocation } from './lib/events.ts';
@@ -21,12 +21,7 @@ export const handler = middy(async (event: unknown) => {
   if (request.scheduled || (!request.allDead && !request.ids?.length)) {
     throw new PayloadError('requeue needs {"ids":["<delivery id>", …]} or {"allDead":true}');
   }
-  const db = await deps.stateDb();
-  if (!db) throw new Error('requeue needs the control database: set the StateUrl secret');
-  const { queue, close } = openDeliveryQueue(deps.config, { db, logger });
-  try {
-    return await requeueDeliveries({ db, queue, ids: request.ids, allDead: request.allDead, logger });
-  } finally {
-    close();
-  }
+  const db = await deps.requireStateDb();
+  const queue = await deps.queue();
+  return requeueDeliveries({ db, queue, ids: request.ids, allDead: request.allDead, logger });
 }).use(injectLambdaContext(powertools));

@@ -2,7 +2,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { z } from 'zod';
-import { openDeliveryQueue, sweepDeliveries } from '../shared/delivery/index.ts';
+import { sweepDeliveries } from '../shared/delivery/index.ts';
 import { loadFunctionConfig } from './lib/config.ts';
 import { createFunctionDeps } from './lib/deps.ts';
 import { parseInvocation } from './lib/events.ts';
@@ -15,12 +15,7 @@ const deps = createFunctionDeps(loadFunctionConfig(), logger);
 
 export const handler = middy(async (event: unknown) => {
   const request = parseInvocation(event, payloadSchema);
-  const db = await deps.stateDb();
-  if (!db) throw new Error('the sweeper needs the control database: set the StateUrl secret');
-  const { queue, close } = openDeliveryQueue(deps.config, { db, logger });
-  try {
-    return await sweepDeliveries({ db, queue, logger, batchSize: request.batchSize });
-  } finally {
-    close();
-  }
+  const db = await deps.requireStateDb();
+  const queue = await deps.queue();
+  return sweepDeliveries({ db, queue, logger, batchSize: request.batchSize });
 }).use(injectLambdaContext(powertools));

@@ -2,7 +2,7 @@ import type { AlertPublisher } from '../../shared/alerts/index.ts';
 import { createLogPublisher } from '../../shared/alerts/index.ts';
 import type { Config } from '../../shared/config/index.ts';
 import { type Cluster, createCluster, migrate } from '../../shared/db/index.ts';
-import { MIGRATIONS, openAlertPublisher } from '../../shared/delivery/index.ts';
+import { type AlertQueue, MIGRATIONS, openAlertPublisher, openDeliveryQueue } from '../../shared/delivery/index.ts';
 import type { Logger } from '../../shared/log/index.ts';
 
 /**
@@ -13,12 +13,17 @@ export interface FunctionDeps {
   config: Config;
   logger: Logger;
   stateDb(): Promise<Cluster | undefined>;
+  /** The control database, or an error that says which secret is missing (for functions that cannot run without it). */
+  requireStateDb(): Promise<Cluster>;
+  /** Where deliveries go (SQS per channel when deployed), made once per container. */
+  queue(): Promise<AlertQueue>;
   publisher(options?: { dryRun?: boolean }): Promise<AlertPublisher>;
 }
 
 export function createFunctionDeps(config: Config, logger: Logger): FunctionDeps {
   let db: Promise<Cluster | undefined> | undefined;
   let publisher: Promise<AlertPublisher> | undefined;
+  let queue: AlertQueue | undefined;
   const stateDb = () => {
     db ??= (async () => {
       if (!config.stateUrl) return undefined;
@@ -36,10 +41,20 @@ export function createFunctionDeps(config: Config, logger: Logger): FunctionDeps
     });
     return db;
   };
+  const requireStateDb = async () => {
+    const db = await stateDb();
+    if (!db) throw new Error('this function needs the control database: set the StateUrl secret');
+    return db;
+  };
   return {
     config,
     logger,
     stateDb,
+    requireStateDb,
+    async queue() {
+      queue ??= openDeliveryQueue(config, { db: await requireStateDb(), logger }).queue;
+      return queue;
+    },
     async publisher(options = {}) {
       if (options.dryRun) return createLogPublisher(logger, { prefix: 'dry-run: would send: ' });
       publisher ??= (async () => {

@@ -2,7 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { Channel } from '../../shared/alerts/index.ts';
-import { openDeliveryQueue, processDeliveryBatch } from '../../shared/delivery/index.ts';
+import { processDeliveryBatch } from '../../shared/delivery/index.ts';
 import { createNotifiers } from '../../shared/notifiers/index.ts';
 import { loadFunctionConfig } from './config.ts';
 import { createFunctionDeps } from './deps.ts';
@@ -19,21 +19,16 @@ export function createSenderHandler(channel: Channel) {
   const notifiers = createNotifiers(deps.config, { logger });
   if (!notifiers[channel]) logger.warn(`no ${channel} configured: every ${channel} delivery will fail until it is`);
   return middy(async (event: SQSEvent): Promise<SQSBatchResponse> => {
-    const db = await deps.stateDb();
-    if (!db) throw new Error('the sender needs the control database: set the StateUrl secret');
-    const { queue, close } = openDeliveryQueue(deps.config, { db, logger });
-    try {
-      const { batchItemFailures } = await processDeliveryBatch(event.Records, {
-        db,
-        notifiers,
-        channel,
-        channels: deps.config.channels,
-        logger,
-        queue,
-      });
-      return { batchItemFailures };
-    } finally {
-      close();
-    }
+    const db = await deps.requireStateDb();
+    const queue = await deps.queue();
+    const { batchItemFailures } = await processDeliveryBatch(event.Records, {
+      db,
+      notifiers,
+      channel,
+      channels: deps.config.channels,
+      logger,
+      queue,
+    });
+    return { batchItemFailures };
   }).use(injectLambdaContext(powertools));
 }
