@@ -10,30 +10,17 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { configSchema } from '../shared/config/index.ts';
-import { type EmbeddedCluster, startEmbeddedCluster } from '../shared/embedded/index.ts';
+import { type EmbeddedCluster, freePort, startEmbeddedCluster } from '../shared/embedded/index.ts';
 import { silentLogger } from '../shared/log/index.ts';
 import { createProxy, type DataPath, type ProxyService } from '../shared/proxy/index.ts';
 import type { BenchRow } from './run.ts';
 
 const SECONDS = Number(process.env.PGWARDEN_BENCH_SECONDS ?? 30);
 const ROUNDS = 3;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function has(program: string): boolean {
   try {
