@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AlertEvent, Channel, DeliveryMessage } from '../alerts/index.ts';
+import { pgErrorCode } from '../db/index.ts';
 import type { QueryResult, QueryResultRow } from '../db/types.ts';
 import { DeliveryLedgerMissingError } from './errors.ts';
 import type { DeliveryStatus } from './migrations.ts';
@@ -35,7 +36,7 @@ export async function ledgerQuery<R extends QueryResultRow>(db: Queryable, sql: 
     return await db.query<R>(sql, params);
   } catch (error) {
     // 42P01 undefined_table, 3F000 invalid_schema_name: https://www.postgresql.org/docs/current/errcodes-appendix.html
-    const code = (error as { code?: unknown }).code;
+    const code = pgErrorCode(error);
     if (code === '42P01' || code === '3F000') throw new DeliveryLedgerMissingError({ cause: error });
     throw error;
   }
