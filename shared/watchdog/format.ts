@@ -1,6 +1,41 @@
 /** How a watchdog run reads to people (one line per node) and to scripts (`--json`). */
 import type { AlertEvent } from '../alerts/index.ts';
-import type { NodeCheck, WatchdogResult } from './run.ts';
+import type { WatchdogResult } from './run.ts';
+import { type ConnectionStats, saturationPercentOf } from './stats.ts';
+
+/** The stats of a node in the `--json` document, in this order. */
+const JSON_STATS_KEYS = [
+  'total',
+  'active',
+  'idle',
+  'idleInTransaction',
+  'idleInTransactionAborted',
+  'stale',
+  'longestTransactionSeconds',
+  'maxConnections',
+  'reservedConnections',
+  'usableConnections',
+] as const satisfies ReadonlyArray<keyof ConnectionStats>;
+
+export type WatchdogJsonStats = Pick<ConnectionStats, (typeof JSON_STATS_KEYS)[number]>;
+
+export interface WatchdogJsonCheck {
+  cluster: string;
+  node: string;
+  stats: WatchdogJsonStats | null;
+  error: string | null;
+  events: Array<
+    Pick<AlertEvent, 'rule' | 'severity' | 'status' | 'cluster' | 'summary'> & {
+      node: string | null;
+      value: number | null;
+      threshold: number | null;
+    }
+  >;
+}
+
+export interface WatchdogJson {
+  checks: WatchdogJsonCheck[];
+}
 
 function quoted(text: string): string {
   return /[\s="]/.test(text) ? JSON.stringify(text) : text;
@@ -9,15 +44,17 @@ function quoted(text: string): string {
 /**
  * One line per node:
  * `cluster=orders node=orders-0 total=42 active=3 idle=37 idle_in_tx=2 stale=0 max=100 usable=97 (43%)`,
- * or `cluster=orders node=orders-1 error="…"` when it could not be checked.
+ * or `cluster=orders node=orders-1 error="…"` when it could not be checked. Takes a run's check or a check of
+ * the `--json` document (what the Lambda handler returns) alike.
  */
-export function formatCheckLine(check: Pick<NodeCheck, 'cluster' | 'node' | 'stats' | 'error'>): string {
+export function formatCheckLine(check: Pick<WatchdogJsonCheck, 'cluster' | 'node' | 'stats' | 'error'>): string {
   const head = `cluster=${check.cluster} node=${check.node}`;
   const { stats } = check;
   if (!stats) return `${head} error=${quoted(check.error ?? 'unknown')}`;
+  const percent = Math.round(saturationPercentOf(stats.total, stats.usableConnections));
   return (
     `${head} total=${stats.total} active=${stats.active} idle=${stats.idle} idle_in_tx=${stats.idleInTransaction} ` +
-    `stale=${stats.stale} max=${stats.maxConnections} usable=${stats.usableConnections} (${Math.round(stats.saturationPercent)}%)`
+    `stale=${stats.stale} max=${stats.maxConnections} usable=${stats.usableConnections} (${percent}%)`
   );
 }
 
@@ -26,34 +63,8 @@ export function formatEvent(event: AlertEvent): string {
   return `${event.severity} ${event.rule} ${event.status}: ${event.summary}`;
 }
 
-export interface WatchdogJson {
-  checks: Array<{
-    cluster: string;
-    node: string;
-    stats: {
-      total: number;
-      active: number;
-      idle: number;
-      idleInTransaction: number;
-      idleInTransactionAborted: number;
-      stale: number;
-      longestTransactionSeconds: number;
-      maxConnections: number;
-      reservedConnections: number;
-      usableConnections: number;
-    } | null;
-    error: string | null;
-    events: Array<{
-      rule: string;
-      severity: string;
-      status: string;
-      cluster: string;
-      node: string | null;
-      value: number | null;
-      threshold: number | null;
-      summary: string;
-    }>;
-  }>;
+function jsonStats(stats: WatchdogJsonStats): WatchdogJsonStats {
+  return Object.fromEntries(JSON_STATS_KEYS.map((key) => [key, stats[key]])) as WatchdogJsonStats;
 }
 
 /** The `--json` document (issue 3): exactly these keys, in this order. */
@@ -62,20 +73,7 @@ export function toWatchdogJson(result: Pick<WatchdogResult, 'checks'>): Watchdog
     checks: result.checks.map((check) => ({
       cluster: check.cluster,
       node: check.node,
-      stats: check.stats
-        ? {
-            total: check.stats.total,
-            active: check.stats.active,
-            idle: check.stats.idle,
-            idleInTransaction: check.stats.idleInTransaction,
-            idleInTransactionAborted: check.stats.idleInTransactionAborted,
-            stale: check.stats.stale,
-            longestTransactionSeconds: check.stats.longestTransactionSeconds,
-            maxConnections: check.stats.maxConnections,
-            reservedConnections: check.stats.reservedConnections,
-            usableConnections: check.stats.usableConnections,
-          }
-        : null,
+      stats: check.stats && jsonStats(check.stats),
       error: check.error,
       events: check.events.map((event) => ({
         rule: event.rule,

@@ -1,6 +1,6 @@
 export { mapWithConcurrency } from './concurrency.ts';
 export { WatchdogError, WatchdogOptionsError, WatchdogPublishError } from './errors.ts';
-export type { WatchdogJson } from './format.ts';
+export type { WatchdogJson, WatchdogJsonCheck, WatchdogJsonStats } from './format.ts';
 export { formatCheckLine, formatEvent, toWatchdogJson } from './format.ts';
 export type { RuleTarget } from './rules.ts';
 export { createTestEvent, evaluateNode, saturationLevel, WATCHDOG_CLIENT } from './rules.ts';

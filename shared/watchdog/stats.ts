@@ -85,6 +85,12 @@ interface StatsRow {
   top_users: TopEntry[];
 }
 
+/** `total` as a percent of `usable`, one decimal (the `saturationPercent` of ConnectionStats). */
+export function saturationPercentOf(total: number, usable: number): number {
+  // A server with every slot reserved has no usable one: call that full rather than divide by zero.
+  return usable > 0 ? Math.round((total / usable) * 1000) / 10 : 100;
+}
+
 /** Runs the stats query on an open session. `staleAgeMs` undefined or 0: nothing counts as stale. */
 export async function readConnectionStats(client: pg.Client, staleAgeMs?: number): Promise<ConnectionStats> {
   const { rows } = await client.query<StatsRow>(CONNECTION_STATS_SQL, [staleAgeMs ?? 0]);
@@ -105,8 +111,7 @@ export async function readConnectionStats(client: pg.Client, staleAgeMs?: number
     roleReservedConnections: row.reserved_connections,
     reservedConnections: reserved,
     usableConnections: usable,
-    // A server with every slot reserved has no usable one: call that full rather than divide by zero.
-    saturationPercent: usable > 0 ? Math.round((row.total / usable) * 1000) / 10 : 100,
+    saturationPercent: saturationPercentOf(row.total, usable),
     topApplications: row.top_applications,
     topUsers: row.top_users,
   };

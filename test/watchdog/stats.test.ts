@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogPublisher } from '../../shared/alerts/index.ts';
 import { type Config, loadConfig, watchdogSettingsFor } from '../../shared/config/index.ts';
 import { createMemoryLogger, silentLogger } from '../../shared/log/index.ts';
-import { checkNode, formatCheckLine, runWatchdog } from '../../shared/watchdog/index.ts';
+import { checkNode, formatCheckLine, runWatchdog, toWatchdogJson, type WatchdogJson } from '../../shared/watchdog/index.ts';
 import { startTestCluster, type TestCluster } from '../harness/cluster.ts';
 import { openSessions } from './sessions.ts';
 
@@ -143,6 +143,9 @@ describe('connection stats of a node', () => {
     expect(lines).toContain('cluster=orders node=orders-1 total=0 active=0 idle=0 idle_in_tx=0 stale=0 max=100 usable=97 (0%)');
     expect(lines).toContain('[dry-run] would send: warning connections_total firing: orders/orders-0: 7 connections (threshold 7)');
     expect(lines.filter((l) => l.startsWith('[dry-run] would send:'))).toHaveLength(4);
+    // What a Lambda handler returns (the --json document, through JSON) prints the same lines.
+    const returned = JSON.parse(JSON.stringify(toWatchdogJson(result))) as WatchdogJson;
+    expect(returned.checks.map(formatCheckLine)).toEqual(result.checks.map(formatCheckLine));
   });
 
   it('lets a cluster override the global thresholds', async () => {
