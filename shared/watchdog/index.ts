@@ -1,10 +1,8 @@
-export { mapWithConcurrency } from './concurrency.ts';
 export { WatchdogError, WatchdogOptionsError, WatchdogPublishError } from './errors.ts';
 export type { WatchdogJson, WatchdogJsonCheck, WatchdogJsonStats } from './format.ts';
-export { formatCheckLine, formatEvent, toWatchdogJson } from './format.ts';
+export { formatCheckLine, toWatchdogJson } from './format.ts';
 export type { RuleTarget } from './rules.ts';
-export { createTestEvent, evaluateNode, saturationLevel, WATCHDOG_CLIENT } from './rules.ts';
 export type { NodeCheck, RunWatchdogOptions, WatchdogResult } from './run.ts';
 export { runWatchdog } from './run.ts';
 export type { CheckNodeOptions, ConnectionStats, NodeCheckOutcome, TopEntry } from './stats.ts';
-export { CONNECTION_STATS_SQL, checkNode, readConnectionStats } from './stats.ts';
+export { checkNode } from './stats.ts';
