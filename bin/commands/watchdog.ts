@@ -69,18 +69,23 @@ export function registerWatchdog(program: Command): void {
   withNotifyOptions(withCommonOptions(command)).action((flags: WatchdogFlags) => runCommand(() => watchdog(flags)));
 }
 
+/** The threshold flags by config key (raw strings; undefined when not given). */
+function thresholdFlags(flags: WatchdogFlags): Record<keyof WatchdogSettings['thresholds'], string | undefined> {
+  return {
+    total: flags.thresholdTotal,
+    active: flags.thresholdActive,
+    idle: flags.thresholdIdle,
+    idleInTransaction: flags.thresholdIdleInTransaction,
+    stale: flags.thresholdStale,
+  };
+}
+
 /** The command's flags in config shape: raw strings, so the schema reports every bad value at once with its path. */
 function overridesFrom(flags: WatchdogFlags): Record<string, unknown> {
   return {
     ...notifyOverrides(flags),
     watchdog: {
-      thresholds: {
-        total: flags.thresholdTotal,
-        active: flags.thresholdActive,
-        idle: flags.thresholdIdle,
-        idleInTransaction: flags.thresholdIdleInTransaction,
-        stale: flags.thresholdStale,
-      },
+      thresholds: thresholdFlags(flags),
       staleAge: flags.staleAge,
       levels: flags.levels,
       for: flags.for,
@@ -96,17 +101,11 @@ function overridesFrom(flags: WatchdogFlags): Record<string, unknown> {
  */
 function settingsResolver(config: Config, flags: WatchdogFlags): (cluster: ClusterConfig) => WatchdogSettings {
   const global = config.watchdog;
-  const thresholdFlags = {
-    total: flags.thresholdTotal,
-    active: flags.thresholdActive,
-    idle: flags.thresholdIdle,
-    idleInTransaction: flags.thresholdIdleInTransaction,
-    stale: flags.thresholdStale,
-  };
+  const given = thresholdFlags(flags);
   return (cluster) => {
     const settings = watchdogSettingsFor(config, cluster);
     const thresholds = { ...settings.thresholds };
-    for (const [key, value] of Object.entries(thresholdFlags) as Array<[keyof typeof thresholds, string | undefined]>) {
+    for (const [key, value] of Object.entries(given) as Array<[keyof typeof thresholds, string | undefined]>) {
       if (value !== undefined) thresholds[key] = global.thresholds[key];
     }
     return {
