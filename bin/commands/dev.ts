@@ -4,7 +4,7 @@
  * an SQS-compatible queue per channel on loopback, every scheduled handler on its deployed schedule, the
  * senders fed as real SQS events, and the HA proxy on loopback. Ctrl-C stops all of it.
  */
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,7 +14,7 @@ import type { Channel } from '../../shared/alerts/index.ts';
 import type { ClusterConfig, Config } from '../../shared/config/index.ts';
 import { createCluster, migrate } from '../../shared/db/index.ts';
 import { MIGRATIONS } from '../../shared/delivery/index.ts';
-import { type EmbeddedCluster, freePort, startEmbeddedCluster } from '../../shared/embedded/index.ts';
+import { type EmbeddedCluster, freePort, reachableByPostgresUser, startEmbeddedCluster } from '../../shared/embedded/index.ts';
 import { createLineLogger } from '../../shared/log/index.ts';
 import type { ProxyService } from '../../shared/proxy/index.ts';
 import { describeError } from '../../shared/redact/index.ts';
@@ -54,18 +54,6 @@ interface DevOptions extends CommonOptions, NotifyOptions {
   apiPort?: string;
   hold?: string;
   kubeconfig?: string;
-}
-
-/** True when the `postgres` OS user (root runs the server as it) can reach `dir`. */
-function reachableByPostgres(dir: string): boolean {
-  if (process.getuid?.() !== 0) return true;
-  let current = path.resolve(dir);
-  for (;;) {
-    if (existsSync(current) && (statSync(current).mode & 0o001) === 0) return false;
-    const parent = path.dirname(current);
-    if (parent === current) return true;
-    current = parent;
-  }
 }
 
 /** One `pgwarden dev` per data folder: a pid lock, taken over when its owner is gone. */
@@ -132,7 +120,7 @@ async function runDev(options: DevOptions): Promise<number> {
   const view = createDevView({ color: process.stdout.isTTY === true });
 
   let dataDir = path.resolve(options.dataDir);
-  if (!reachableByPostgres(dataDir)) {
+  if (!reachableByPostgresUser(dataDir)) {
     const fallback = path.join(tmpdir(), `pgwarden-dev-${Buffer.from(dataDir).toString('base64url').slice(-24)}`);
     view.warn(`${dataDir} is not reachable by the postgres OS user (a parent folder is private); using ${fallback}`);
     dataDir = fallback;

@@ -159,19 +159,23 @@ function postgresUser(): RunAs {
   }
 }
 
-/** True when every ancestor of `target` lets "others" traverse it (what the `postgres` user needs). */
+/**
+ * True when every existing ancestor of `target` lets "others" traverse it (what the `postgres` user needs).
+ * Folders not made yet do not count: pgwarden makes them 0755.
+ */
 function traversableByOthers(target: string): boolean {
   let dir = path.resolve(target);
   for (;;) {
-    try {
-      if ((statSync(dir).mode & 0o001) === 0) return false;
-    } catch {
-      return false;
-    }
+    if (existsSync(dir) && (statSync(dir).mode & 0o001) === 0) return false;
     const parent = path.dirname(dir);
     if (parent === dir) return true;
     dir = parent;
   }
+}
+
+/** True when a data folder at `dir` is usable: always unless root, whose server runs as the `postgres` user. */
+export function reachableByPostgresUser(dir: string): boolean {
+  return !isRoot() || traversableByOthers(dir);
 }
 
 /**

@@ -2,6 +2,8 @@ import type { Cluster } from '../db/index.ts';
 import { countDeliveriesByStatus } from '../delivery/index.ts';
 import type { Logger } from '../log/index.ts';
 import { describeError } from '../redact/index.ts';
+import type { TopologyResult } from '../topology/index.ts';
+import type { WatchdogJson } from '../watchdog/index.ts';
 import type { LocalQueues } from './local-queue.ts';
 import { type QueueHandler, type QueuePoller, startQueuePoller } from './poller.ts';
 import { parseSchedule, type ScheduledJob, scheduleJob } from './schedule.ts';
@@ -48,40 +50,10 @@ function scheduledEvent(name: string) {
   };
 }
 
-type WatchdogOutput = {
-  checks: Array<{
-    cluster: string;
-    node: string;
-    stats: {
-      total: number;
-      active: number;
-      idle: number;
-      idleInTransaction: number;
-      stale: number;
-      maxConnections: number;
-      usableConnections: number;
-    } | null;
-    error: string | null;
-    events: Array<{ rule: string; severity: string; status: string; summary: string }>;
-  }>;
-};
-
-type TopologyOutput = {
-  clusters: Array<{
-    cluster: string;
-    verdict: string;
-    primary: { node: string } | null;
-    replicas: Array<{ node: string; lagBytes: number | null }>;
-    down: Array<{ node: string }>;
-    changed: boolean;
-    events: Array<{ rule: string; severity: string; status: string; summary: string }>;
-  }>;
-};
-
 /** Shows what a handler returned, in the view's words. */
 function render(view: DevView, name: ScheduledName, output: unknown): void {
   if (name === 'watchdog') {
-    for (const check of (output as WatchdogOutput).checks ?? []) {
+    for (const check of (output as WatchdogJson).checks ?? []) {
       const s = check.stats;
       view.connections(
         s
@@ -91,15 +63,8 @@ function render(view: DevView, name: ScheduledName, output: unknown): void {
       for (const event of check.events) view.alert({ ...event, text: event.summary });
     }
   } else if (name === 'topology') {
-    for (const result of (output as TopologyOutput).clusters ?? []) {
-      view.topology({
-        cluster: result.cluster,
-        verdict: result.verdict,
-        primary: result.primary?.node ?? null,
-        replicas: result.replicas.map((r) => ({ node: r.node, lagBytes: r.lagBytes })),
-        down: result.down.map((d) => d.node),
-        changed: result.changed,
-      });
+    for (const result of (output as { clusters?: TopologyResult[] }).clusters ?? []) {
+      view.topology(result);
       for (const event of result.events) view.alert({ ...event, text: event.summary });
     }
   } else {

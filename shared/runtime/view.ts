@@ -1,5 +1,6 @@
 import { formatBytes } from '../config/index.ts';
 import { redact } from '../redact/index.ts';
+import type { TopologyResult } from '../topology/index.ts';
 
 /** What the local runtime shows a person: one line per thing that happened, with a time and a tag. */
 export interface DevView {
@@ -14,14 +15,8 @@ export interface DevView {
   scenario(message: string): void;
 }
 
-export interface TopologySummary {
-  cluster: string;
-  verdict: string;
-  primary: string | null;
-  replicas: Array<{ node: string; lagBytes: number | null }>;
-  down: string[];
-  changed: boolean;
-}
+/** The part of a topology result the view shows. */
+export type TopologySummary = Pick<TopologyResult, 'cluster' | 'verdict' | 'primary' | 'replicas' | 'down' | 'changed'>;
 
 const COLORS = {
   dim: '\x1b[2m',
@@ -52,11 +47,11 @@ export function createDevView(options: { write?: (line: string) => void; color?:
     topology(summary) {
       const replicas =
         summary.replicas.map((r) => `${r.node}${r.lagBytes === null ? '' : ` lag=${formatBytes(r.lagBytes)}`}`).join(', ') || 'none';
-      const down = summary.down.length > 0 ? ` down=[${summary.down.join(', ')}]` : '';
+      const down = summary.down.length > 0 ? ` down=[${summary.down.map((d) => d.node).join(', ')}]` : '';
       line(
         'topology',
         summary.verdict === 'ok' ? 'blue' : 'red',
-        `cluster=${summary.cluster} verdict=${summary.verdict} primary=${summary.primary ?? 'none'} replicas=[${replicas}]${down}${summary.changed ? ' (changed)' : ''}`,
+        `cluster=${summary.cluster} verdict=${summary.verdict} primary=${summary.primary?.node ?? 'none'} replicas=[${replicas}]${down}${summary.changed ? ' (changed)' : ''}`,
       );
     },
     alert(summary) {
