@@ -6,8 +6,10 @@ import { randomUUID } from 'node:crypto';
 import type { AlertEvent, Channel, DeliveryMessage } from '../alerts/index.ts';
 import { pgErrorCode } from '../db/index.ts';
 import type { QueryResult, QueryResultRow } from '../db/types.ts';
-import { DeliveryLedgerMissingError } from './errors.ts';
+import { describeError } from '../redact/index.ts';
+import { DeliveryLedgerMissingError, DeliveryQueueError } from './errors.ts';
 import type { DeliveryStatus } from './migrations.ts';
+import type { AlertQueue } from './queue.ts';
 
 /** Anything that runs a query: the cluster, or the client of one transaction. */
 export interface Queryable {
@@ -93,7 +95,7 @@ export async function insertPendingDeliveries(
  * Puts rows that were marked `pending` for publishing back to `failed`, due now, when the queue refused them:
  * the sweeper will try again, and nothing is lost. `retry_count` is kept (the notifier was never tried).
  */
-export async function returnUnpublished(db: Queryable, ids: readonly string[], reason: string, now: Date): Promise<number> {
+async function returnUnpublished(db: Queryable, ids: readonly string[], reason: string, now: Date): Promise<number> {
   if (ids.length === 0) return 0;
   const result = await ledgerQuery(
     db,
@@ -103,4 +105,32 @@ export async function returnUnpublished(db: Queryable, ids: readonly string[], r
     [ids, now, reason],
   );
   return result.rowCount ?? 0;
+}
+
+/** What `publishRecorded` could not queue: the refused ids, how many of their rows went back to `failed`, and why. */
+export interface Unpublished {
+  failed: readonly string[];
+  returned: number;
+  error: unknown;
+}
+
+/**
+ * Publishes the messages of rows already in the ledger (new, swept or requeued). The ids the queue refuses (every
+ * one when it fails without naming them) are put back to `failed`, due now, so the sweeper publishes them again and
+ * nothing is lost. Resolves to `undefined` once every message is accepted, else to what was not.
+ */
+export async function publishRecorded(
+  db: Queryable,
+  queue: AlertQueue,
+  messages: readonly DeliveryMessage[],
+  clock: () => Date,
+): Promise<Unpublished | undefined> {
+  try {
+    await queue.publish(messages);
+    return undefined;
+  } catch (error) {
+    const failed = error instanceof DeliveryQueueError ? error.failed : messages.map((message) => message.deliveryId);
+    const returned = await returnUnpublished(db, failed, `not queued: ${describeError(error)}`, clock());
+    return { failed, returned, error };
+  }
 }

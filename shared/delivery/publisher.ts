@@ -6,7 +6,7 @@ import { type Logger, silentLogger } from '../log/index.ts';
 import { createConsoleNotifier, createNotifiers, type FetchFn, type Notifier } from '../notifiers/index.ts';
 import { describeError } from '../redact/index.ts';
 import { DeliveryQueueError, DeliveryUsageError } from './errors.ts';
-import { insertPendingDeliveries, returnUnpublished } from './ledger.ts';
+import { insertPendingDeliveries, publishRecorded } from './ledger.ts';
 import { type AlertQueue, createDirectQueue } from './queue.ts';
 import { createSqsQueue } from './sqs-queue.ts';
 
@@ -46,13 +46,13 @@ export function createAlertDelivery(options: AlertDeliveryOptions): AlertPublish
     async publish(events) {
       if (events.length === 0) return { published: 0, deliveries: 0 };
       const messages = await insertPendingDeliveries(options.db, events, channels, clock());
-      try {
-        await queue.publish(messages);
-      } catch (error) {
-        const failed = error instanceof DeliveryQueueError ? error.failed : messages.map((message) => message.deliveryId);
-        const reason = `not queued: ${describeError(error)}`;
-        const returned = await returnUnpublished(options.db, failed, reason, clock());
-        logger.error('deliveries could not be queued; the sweeper will publish them again', { deliveries: returned, error: reason });
+      const unpublished = await publishRecorded(options.db, queue, messages, clock);
+      if (unpublished) {
+        const { failed, returned, error } = unpublished;
+        logger.error('deliveries could not be queued; the sweeper will publish them again', {
+          deliveries: returned,
+          error: `not queued: ${describeError(error)}`,
+        });
         throw new DeliveryQueueError(
           `${failed.length} of ${messages.length} deliveries were not queued; they are recorded as failed and the sweeper will publish them again: ${describeError(error)}`,
           failed,

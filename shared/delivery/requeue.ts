@@ -1,8 +1,8 @@
 import type { Cluster } from '../db/types.ts';
 import { type Logger, silentLogger } from '../log/index.ts';
 import { describeError } from '../redact/index.ts';
-import { DeliveryQueueError, DeliveryUsageError } from './errors.ts';
-import { type LedgerRow, ledgerQuery, returnUnpublished, toDeliveryMessage } from './ledger.ts';
+import { DeliveryUsageError } from './errors.ts';
+import { type LedgerRow, ledgerQuery, publishRecorded, toDeliveryMessage } from './ledger.ts';
 import type { DeliveryStatus } from './migrations.ts';
 import type { AlertQueue } from './queue.ts';
 
@@ -82,15 +82,12 @@ export async function requeueDeliveries(options: RequeueOptions): Promise<Requeu
     unpublished: [],
   };
   if (requeued.length > 0) {
-    try {
-      await options.queue.publish(requeued.map(toDeliveryMessage));
-    } catch (error) {
-      const failed = error instanceof DeliveryQueueError ? error.failed : requeued.map((row) => row.id);
-      await returnUnpublished(options.db, failed, `not queued: ${describeError(error)}`, clock());
-      result.unpublished = [...failed];
+    const unpublished = await publishRecorded(options.db, options.queue, requeued.map(toDeliveryMessage), clock);
+    if (unpublished) {
+      result.unpublished = [...unpublished.failed];
       logger.error('requeued deliveries could not be published; the sweeper will publish them', {
-        unpublished: failed.length,
-        error: describeError(error),
+        unpublished: unpublished.failed.length,
+        error: describeError(unpublished.error),
       });
     }
   }

@@ -1,8 +1,7 @@
 import type { Cluster } from '../db/types.ts';
 import { type Logger, silentLogger } from '../log/index.ts';
 import { describeError } from '../redact/index.ts';
-import { DeliveryQueueError } from './errors.ts';
-import { type LedgerRow, ledgerQuery, returnUnpublished, toDeliveryMessage } from './ledger.ts';
+import { type LedgerRow, ledgerQuery, publishRecorded, toDeliveryMessage } from './ledger.ts';
 import type { AlertQueue } from './queue.ts';
 import { MAX_ATTEMPTS } from './retry-policy.ts';
 
@@ -116,16 +115,13 @@ export async function sweepDeliveries(options: SweepOptions): Promise<SweepResul
 
   const result: SweepResult = { due: claimed.length, published: claimed.length, unpublished: 0, promotedDead, stalePending };
   if (claimed.length > 0) {
-    try {
-      await options.queue.publish(claimed.map(toDeliveryMessage));
-    } catch (error) {
-      const failed = error instanceof DeliveryQueueError ? error.failed : claimed.map((row) => row.id);
-      const returned = await returnUnpublished(options.db, failed, `not queued: ${describeError(error)}`, clock());
-      result.published = claimed.length - failed.length;
-      result.unpublished = returned;
+    const unpublished = await publishRecorded(options.db, options.queue, claimed.map(toDeliveryMessage), clock);
+    if (unpublished) {
+      result.published = claimed.length - unpublished.failed.length;
+      result.unpublished = unpublished.returned;
       logger.error('sweep could not publish some deliveries; they are due again', {
-        unpublished: failed.length,
-        error: describeError(error),
+        unpublished: unpublished.failed.length,
+        error: describeError(unpublished.error),
       });
     }
   }
