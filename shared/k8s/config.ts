@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
-import { registerSecret } from '../redact/index.ts';
+import { describeError, registerSecret } from '../redact/index.ts';
 import { K8sConfigError } from './errors.ts';
 
 export interface KubeConfigOptions {
@@ -52,11 +52,7 @@ export function createKubeConfig(options: KubeConfigOptions = {}): KubeConfig {
     try {
       kubeConfig.loadFromFile(options.kubeconfig);
     } catch (error) {
-      throw new K8sConfigError(
-        'kubeconfig',
-        `cannot load ${options.kubeconfig}: ${error instanceof Error ? error.message : String(error)}`,
-        { cause: error },
-      );
+      throw new K8sConfigError('kubeconfig', `cannot load ${options.kubeconfig}: ${describeError(error)}`, { cause: error });
     }
     if (!kubeConfig.getCurrentCluster())
       throw new K8sConfigError('kubeconfig', `${options.kubeconfig} has no current context with a cluster`);
@@ -69,13 +65,9 @@ export function createKubeConfig(options: KubeConfigOptions = {}): KubeConfig {
   try {
     kubeConfig.loadFromDefault();
   } catch (error) {
-    throw new K8sConfigError(
-      'kubeconfig',
-      `cannot load KUBECONFIG or ~/.kube/config: ${error instanceof Error ? error.message : String(error)}`,
-      {
-        cause: error,
-      },
-    );
+    throw new K8sConfigError('kubeconfig', `cannot load KUBECONFIG or ~/.kube/config: ${describeError(error)}`, {
+      cause: error,
+    });
   }
   const cluster = kubeConfig.getCurrentCluster();
   // loadFromDefault's last resort is an unauthenticated http://localhost:8080: never what an operator meant.

@@ -9,6 +9,7 @@ import {
   type V1ObjectMeta,
 } from '@kubernetes/client-node';
 import { type Logger, silentLogger } from '../log/index.ts';
+import { describeError } from '../redact/index.ts';
 import {
   type DesiredEndpoints,
   type EndpointAddress,
@@ -109,11 +110,7 @@ async function resolveAddresses(addresses: readonly EndpointAddress[]): Promise<
         const found = await lookup(address.ip, { family: 4 });
         return { ...address, ip: found.address };
       } catch (error) {
-        throw new K8sAddressError(
-          address.ip,
-          `cannot resolve to an IPv4 address: ${error instanceof Error ? error.message : String(error)}`,
-          { cause: error },
-        );
+        throw new K8sAddressError(address.ip, `cannot resolve to an IPv4 address: ${describeError(error)}`, { cause: error });
       }
     }),
   );
