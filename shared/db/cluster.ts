@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { Logger } from '../log/index.ts';
 import { silentLogger } from '../log/index.ts';
 import { describeError, registerSecret } from '../redact/index.ts';
-import { endQuietly } from './connection.ts';
+import { withConnection } from './connection.ts';
 import {
   ClusterClosedError,
   isConnectionError,
@@ -54,17 +54,6 @@ function parseSpec(spec: NodeSpec): { name: string; url: string; address: string
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Rejects after `ms` unless `promise` settles first. */
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(Object.assign(new Error(message), { code: 'ETIMEDOUT' })), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 /**
  * A client for one PostgreSQL cluster: writes to the primary, reads round-robin over healthy replicas with
@@ -164,22 +153,20 @@ export function createCluster(options: ClusterOptions): Cluster {
 
   /** One health check: a fresh connection (not the pool's) so a wedged pool cannot hide a healthy server. */
   const checkNode = async (node: NodeHandle): Promise<void> => {
-    const client = new pg.Client({
-      connectionString: node.url,
-      connectionTimeoutMillis: health.timeoutMs,
-      query_timeout: health.timeoutMs,
-      application_name: `${poolOptions.applicationName ?? 'pgwarden'}-health`,
-    });
-    client.on('error', () => {});
     try {
-      await withTimeout(client.connect(), health.timeoutMs + 100, 'health check connect timeout');
-      const { rows } = await client.query<{ recovery: boolean }>('select pg_is_in_recovery() as recovery');
-      if (discovery) setRole(node, rows[0]?.recovery ? 'replica' : 'primary');
+      const recovery = await withConnection(
+        node.url,
+        {
+          connectTimeoutMs: health.timeoutMs,
+          queryTimeoutMs: health.timeoutMs,
+          applicationName: `${poolOptions.applicationName ?? 'pgwarden'}-health`,
+        },
+        async (client) => (await client.query<{ recovery: boolean }>('select pg_is_in_recovery() as recovery')).rows[0]?.recovery,
+      );
+      if (discovery) setRole(node, recovery ? 'replica' : 'primary');
       setHealth(node, true);
     } catch (error) {
       setHealth(node, false, error);
-    } finally {
-      await endQuietly(client, 200);
     }
   };
 
