@@ -80,6 +80,16 @@ function hostnameOf(node: string | undefined): string | undefined {
   return node !== undefined && DNS_LABEL.test(node) ? node : undefined;
 }
 
+/** The first of each `ip:port`, in order. */
+function uniqueAddresses(addresses: readonly EndpointAddress[]): EndpointAddress[] {
+  const seen = new Map<string, EndpointAddress>();
+  for (const address of addresses) {
+    const key = `${address.ip}:${address.port}`;
+    if (!seen.has(key)) seen.set(key, address);
+  }
+  return [...seen.values()];
+}
+
 function sortAddresses(addresses: EndpointAddress[]): EndpointAddress[] {
   return [...addresses].sort((a, b) => (a.ip === b.ip ? a.port - b.port : a.ip.localeCompare(b.ip)));
 }
@@ -114,12 +124,7 @@ async function resolveAddresses(addresses: readonly EndpointAddress[]): Promise<
       }
     }),
   );
-  const seen = new Map<string, EndpointAddress>();
-  for (const address of resolved) {
-    const key = `${address.ip}:${address.port}`;
-    if (!seen.has(key)) seen.set(key, address);
-  }
-  return [...seen.values()];
+  return uniqueAddresses(resolved);
 }
 
 function mergeMetadata(
@@ -284,14 +289,7 @@ function createEndpointsBackend(kubeConfig: KubeConfig, portName: string, manage
 }
 
 function union(objects: StoredObject[]): EndpointAddress[] {
-  const seen = new Map<string, EndpointAddress>();
-  for (const object of objects) {
-    for (const address of object.addresses) {
-      const key = `${address.ip}:${address.port}`;
-      if (!seen.has(key)) seen.set(key, address);
-    }
-  }
-  return sortAddresses([...seen.values()]);
+  return sortAddresses(uniqueAddresses(objects.flatMap((object) => object.addresses)));
 }
 
 /**
