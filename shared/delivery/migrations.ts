@@ -43,6 +43,3 @@ drop table if exists pgwarden.deliveries;
 
 /** Every migration of the control database, in version order: alert state (v1), delivery ledger (v2). */
 export const MIGRATIONS: Migration[] = [alertStateMigration, deliveriesMigration];
-
-/** The name of the ledger table, schema-qualified (for messages and tests). */
-export const DELIVERIES_TABLE = 'pgwarden.deliveries';
