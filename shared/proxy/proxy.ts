@@ -126,11 +126,10 @@ export interface ProxyService {
   readonly ports: { readonly rw: number; readonly ro: number; readonly api: number };
 }
 
+/** One proxied client: closing it destroys both ends. */
 interface Connection {
   readonly client: BackendLink;
-  server: BackendLink;
-  readonly listener: ListenerName;
-  readonly node: NodeRuntime;
+  readonly server: BackendLink;
 }
 
 interface NodeRuntime extends ByteCounter {
@@ -141,8 +140,8 @@ interface NodeRuntime extends ByteCounter {
   health: NodeHealth | null;
   lastCheckAt: number | null;
   drained: boolean;
-  readonly connections: Set<Connection>;
-  readonly active: Record<ListenerName, number>;
+  /** Open clients per listener: their counts are the active connections. */
+  readonly connections: Record<ListenerName, Set<Connection>>;
   readonly total: Record<ListenerName, number>;
   timer: unknown;
   checking: boolean;
@@ -252,7 +251,6 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
   let failovers = 0;
   let lastPrimary: string | null = null;
   let rrCursor = 0;
-  let activeClients = 0;
   let leading = false;
   let fastMode = false;
   const refused = new Map<string, number>();
@@ -288,8 +286,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
       health: null,
       lastCheckAt: null,
       drained: false,
-      connections: new Set(),
-      active: { rw: 0, ro: 0 },
+      connections: { rw: new Set(), ro: new Set() },
       total: { rw: 0, ro: 0 },
       bytesIn: 0,
       bytesOut: 0,
@@ -301,11 +298,18 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
   });
   const byName = new Map(nodes.map((n) => [n.name, n]));
 
+  const openConnections = (node: NodeRuntime) => node.connections.rw.size + node.connections.ro.size;
+  const activeClients = () => {
+    let count = 0;
+    for (const node of nodes) count += openConnections(node);
+    return count;
+  };
+
   const metrics = createProxyMetrics({
     nodes: () =>
       nodes.map((n) => ({
         name: n.name,
-        active: n.active,
+        active: { rw: n.connections.rw.size, ro: n.connections.ro.size },
         total: n.total,
         bytesIn: n.bytesIn,
         bytesOut: n.bytesOut,
@@ -326,19 +330,15 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
   /** Read-write connections may only stay on the current primary; with split brain unresolved, on none. */
   const enforceFencing = () => {
     for (const node of nodes) {
-      if (node.active.rw === 0) continue;
+      const rw = node.connections.rw;
+      if (rw.size === 0) continue;
       const fence =
         plan.primary !== null
           ? node.name !== plan.primary
           : plan.splitBrain.kind === 'unresolved' || node.drained || node.health?.recovery === true;
       if (!fence) continue;
-      let closed = 0;
-      for (const connection of node.connections) {
-        if (connection.listener === 'rw') {
-          closeConnection(connection);
-          closed++;
-        }
-      }
+      const closed = rw.size;
+      for (const connection of rw) closeConnection(connection);
       logger.warn('fenced read-write clients of a node that is no longer the primary', {
         node: node.name,
         clients: closed,
@@ -430,7 +430,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
       return plan.primary !== null ? (byName.get(plan.primary) as NodeRuntime) : (plan.rwRefusal ?? 'no_primary');
     }
     const cursor = rrCursor++;
-    const name = pickLeastConnections(plan.replicas, (n) => (byName.get(n) as NodeRuntime).connections.size, cursor);
+    const name = pickLeastConnections(plan.replicas, (n) => openConnections(byName.get(n) as NodeRuntime), cursor);
     if (name !== null) return byName.get(name) as NodeRuntime;
     return plan.primary !== null ? (byName.get(plan.primary) as NodeRuntime) : 'no_target';
   };
@@ -438,7 +438,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
   /** The node a new client on `listener` goes to, or why it is turned away. */
   const admit = (listener: ListenerName): NodeRuntime | RefusalReason => {
     if (status !== 'running') return 'shutting_down';
-    if (activeClients >= settings.maxClients) return 'too_many_clients';
+    if (activeClients() >= settings.maxClients) return 'too_many_clients';
     return targetFor(listener);
   };
 
@@ -458,10 +458,8 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     const release = () => {
       if (released) return;
       released = true;
-      activeClients--;
-      target.connections.delete(connection);
-      target.active[listener]--;
-      if (activeClients === 0) onIdle?.();
+      target.connections[listener].delete(connection);
+      if (onIdle && activeClients() === 0) onIdle();
     };
     const fail = (error: string) => {
       if (connected || released) return;
@@ -498,10 +496,8 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
         },
         failed: fail,
       });
-    const connection: Connection = { client, server: backend, listener, node: target };
-    activeClients++;
-    target.connections.add(connection);
-    target.active[listener]++;
+    const connection: Connection = { client, server: backend };
+    target.connections[listener].add(connection);
     target.total[listener]++;
     connectDeadlines.add(deadline);
     const gone = () => {
@@ -532,7 +528,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     replicas: [...plan.replicas],
     splitBrain: plan.splitBrain,
     failovers,
-    clients: { active: activeClients, max: settings.maxClients },
+    clients: { active: activeClients(), max: settings.maxClients },
     nodes: nodes.map((n) => ({
       name: n.name,
       host: n.host,
@@ -543,7 +539,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
       timeline: n.health?.timeline ?? null,
       lagBytes: plan.lag[n.name] ?? null,
       routing: { rw: plan.primary === n.name, ro: plan.replicas.includes(n.name) },
-      connections: { ...n.active },
+      connections: { rw: n.connections.rw.size, ro: n.connections.ro.size },
       connectionsTotal: { ...n.total },
       bytesIn: n.bytesIn,
       bytesOut: n.bytesOut,
@@ -557,8 +553,8 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     const node = byName.get(name);
     if (!node) return false;
     node.drained = true;
-    const clients = node.connections.size;
-    for (const connection of node.connections) closeConnection(connection);
+    const clients = openConnections(node);
+    for (const connection of [...node.connections.rw, ...node.connections.ro]) closeConnection(connection);
     logger.warn('node drained: out of routing, clients closed', { node: name, clients });
     replan();
     return true;
@@ -619,7 +615,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
       for (const node of nodes) clock.clearTimeout(node.timer);
       rwServer.close();
       roServer.close();
-      for (const node of nodes) for (const connection of node.connections) closeConnection(connection);
+      for (const node of nodes) for (const connection of [...node.connections.rw, ...node.connections.ro]) closeConnection(connection);
       if (elector) await elector.stop();
       if (leading) onStoppedLeading();
       await addressQueue;
@@ -675,11 +671,11 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
       status = 'draining';
       rwServer.close();
       roServer.close();
-      logger.info('draining: not accepting new clients', { clients: activeClients, timeoutMs: settings.drainTimeout });
-      if (activeClients > 0) {
+      logger.info('draining: not accepting new clients', { clients: activeClients(), timeoutMs: settings.drainTimeout });
+      if (activeClients() > 0) {
         await new Promise<void>((resolve) => {
           const timer = clock.setTimeout(() => {
-            logger.warn('drain timeout: closing the remaining clients', { clients: activeClients });
+            logger.warn('drain timeout: closing the remaining clients', { clients: activeClients() });
             resolve();
           }, settings.drainTimeout);
           onIdle = () => {
