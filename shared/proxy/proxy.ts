@@ -418,10 +418,12 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     node.timer = clock.setTimeout(() => void runCheck(node), nextDelay());
   };
 
-  const refuse = (listener: ListenerName, socket: Socket, reason: RefusalReason, detail?: Record<string, unknown>) => {
+  /** Answers a client with the reason's error; a bare client gets a `net.Socket` for it (see `socketFor`). */
+  const refuse = (listener: ListenerName, client: Socket | RawLink, reason: RefusalReason, detail?: Record<string, unknown>) => {
     const key = `${listener}/${reason}`;
     refused.set(key, (refused.get(key) ?? 0) + 1);
     logger.debug('client refused', { listener, reason, ...detail });
+    const socket = client instanceof Socket ? client : socketFor(client);
     refuseClient(socket, REFUSAL_SQLSTATE[reason], REFUSAL_MESSAGE[reason], settings.connectTimeout);
   };
 
@@ -450,7 +452,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     const target = admit(listener);
     if (typeof target === 'string') {
       const detail = target === 'too_many_clients' ? { max: settings.maxClients } : undefined;
-      refuse(listener, client instanceof Socket ? client : socketFor(client), target, detail);
+      refuse(listener, client, target, detail);
       return;
     }
     let connected = false;
@@ -461,16 +463,17 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
       target.connections[listener].delete(connection);
       if (onIdle && activeClients() === 0) onIdle();
     };
-    const fail = (error: string) => {
-      if (connected || released) return;
+    /** The client left, or its backend never connected: stop waiting and free the slot. */
+    const abandon = () => {
       deadline.done = true;
       backend.destroy();
       release();
-      if (client instanceof Socket) {
-        if (!client.destroyed) refuse(listener, client, 'backend_unreachable', { node: target.name, error });
-      } else if (!client.closing) {
-        refuse(listener, socketFor(client), 'backend_unreachable', { node: target.name, error });
-      }
+    };
+    const fail = (error: string) => {
+      if (connected || released) return;
+      abandon();
+      const open = client instanceof Socket ? !client.destroyed : !client.closing;
+      if (open) refuse(listener, client, 'backend_unreachable', { node: target.name, error });
       recheck(target);
     };
     const deadline: ConnectDeadline = { done: false, expire: () => fail('connect timeout') };
@@ -501,10 +504,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     target.total[listener]++;
     connectDeadlines.add(deadline);
     const gone = () => {
-      if (connected) return;
-      deadline.done = true;
-      backend.destroy();
-      release();
+      if (!connected) abandon();
     };
     if (client instanceof Socket) {
       client.once('close', gone);
