@@ -264,13 +264,14 @@ export function createLeaderElector(options: LeaderElectorOptions): LeaderElecto
     return next;
   };
 
-  const schedule = () => {
-    if (stopped) return;
-    const delay = leading ? retryPeriodMs : retryPeriodMs * (1 + random() * JITTER_FACTOR);
+  /** Runs an attempt after `delay`, then schedules the next one: the leader every retry period, others with jitter. */
+  const scheduleAttempt = (delay: number) => {
     timer = setTimeout(() => {
       runOnce()
         .catch((error: unknown) => logger.error('leader election attempt failed', { error }))
-        .finally(schedule);
+        .finally(() => {
+          if (!stopped) scheduleAttempt(leading ? retryPeriodMs : retryPeriodMs * (1 + random() * JITTER_FACTOR));
+        });
     }, delay);
     timer.unref();
   };
@@ -315,12 +316,7 @@ export function createLeaderElector(options: LeaderElectorOptions): LeaderElecto
     start() {
       if (stopped) throw new K8sConfigError('start', 'this elector was stopped; create a new one');
       if (timer) return;
-      timer = setTimeout(() => {
-        runOnce()
-          .catch((error: unknown) => logger.error('leader election attempt failed', { error }))
-          .finally(schedule);
-      }, 0);
-      timer.unref();
+      scheduleAttempt(0);
     },
     async stop() {
       if (stopped) return;
