@@ -7,6 +7,8 @@
  * (https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html). A minute is the finest grain.
  */
 
+import { parseSchedule } from '../shared/runtime/schedule.ts';
+
 export const SCHEDULED_FUNCTIONS = ['watchdog', 'topology', 'sweep'] as const;
 
 export type ScheduledFunction = (typeof SCHEDULED_FUNCTIONS)[number];
@@ -40,39 +42,6 @@ export class ScheduleConfigError extends Error {
   }
 }
 
-const RATE = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/;
-const CRON = /^cron\((\S+ ){5}\S+\)$/;
-const UNIT_MS = { minute: 60_000, hour: 3_600_000, day: 86_400_000 } as const;
-
-/** A parsed expression: a fixed interval, or the six cron fields (minutes hours day-of-month month day-of-week year). */
-export type ParsedSchedule = { kind: 'rate'; everyMs: number } | { kind: 'cron'; fields: string[] };
-
-/**
- * Parses and checks an expression the way EventBridge Scheduler reads it (`rate(1 minutes)` is refused there: the
- * unit is singular for 1 only).
- *
- * @example parseSchedule('rate(5 minutes)') // { kind: 'rate', everyMs: 300000 }
- */
-export function parseSchedule(expression: string): ParsedSchedule {
-  const rate = RATE.exec(expression);
-  if (rate) {
-    const count = Number(rate[1]);
-    const unit = rate[2] as string;
-    const singular = unit.replace(/s$/, '') as keyof typeof UNIT_MS;
-    if (count < 1) throw new ScheduleConfigError(`"${expression}": the rate must be at least 1`);
-    if ((count === 1) !== (unit === singular)) {
-      throw new ScheduleConfigError(
-        `"${expression}": write "rate(1 ${singular})" for one, "rate(${count === 1 ? 2 : count} ${singular}s)" for more`,
-      );
-    }
-    return { kind: 'rate', everyMs: count * UNIT_MS[singular] };
-  }
-  if (CRON.test(expression)) return { kind: 'cron', fields: expression.slice(5, -1).split(' ') };
-  throw new ScheduleConfigError(
-    `"${expression}" is not a schedule expression: use "rate(5 minutes)" or "cron(0/5 * * * ? *)" (six fields, UTC)`,
-  );
-}
-
 /**
  * The schedules for a stage: defaults < `STAGE_SCHEDULES[stage]` < `PGWARDEN_SCHEDULE_<FUNCTION>` in `env`
  * (read at deploy time, e.g. `PGWARDEN_SCHEDULE_WATCHDOG='rate(2 minutes)' sst deploy`). Every expression is checked.
@@ -85,7 +54,7 @@ export function schedulesFor(stage: string, env: Record<string, string | undefin
     const override = env[variable];
     if (override) schedules[fn] = override as ScheduleExpression;
     try {
-      parseSchedule(schedules[fn]);
+      parseSchedule(schedules[fn], { deployable: true });
     } catch (error) {
       problems.push(`${fn}${override ? ` (${variable})` : ''}: ${(error as Error).message}`);
     }

@@ -8,18 +8,29 @@ const UNIT_MS: Record<string, number> = { second: 1000, minute: 60_000, hour: 3_
 
 /**
  * Parses `rate(5 minutes)` or `cron(0/5 * * * ? *)` (EventBridge's six fields: minutes hours day-of-month
- * month day-of-week year). `rate(N seconds)` is accepted for local runs only (EventBridge's floor is a minute).
+ * month day-of-week year), with EventBridge's rules: the unit is singular for 1 only (`rate(1 minute)`).
+ * `rate(N seconds)` is accepted for local runs unless `deployable` is set (EventBridge's floor is a minute):
+ * infra/ checks the expressions it deploys with `{ deployable: true }`, so both read them the same way.
  *
  * @example parseSchedule('cron(0 12 ? * MON-FRI *)') // { kind: 'cron', pattern: '0 12 * * MON-FRI' }
  */
-export function parseSchedule(expression: string): Schedule {
+export function parseSchedule(expression: string, options: { deployable?: boolean } = {}): Schedule {
   const text = expression.trim();
   const rate = RATE.exec(text);
   if (rate) {
-    const unit = (rate[2] as string).replace(/s$/, '');
-    const everyMs = Number(rate[1]) * (UNIT_MS[unit] as number);
-    if (everyMs <= 0) throw new Error(`invalid schedule "${expression}": the rate must be positive`);
-    return { kind: 'rate', everyMs, expression: text };
+    const count = Number(rate[1]);
+    const unit = rate[2] as string;
+    const singular = unit.replace(/s$/, '');
+    if (count <= 0) throw new Error(`invalid schedule "${expression}": the rate must be positive`);
+    if ((count === 1) !== (unit === singular)) {
+      throw new Error(
+        `invalid schedule "${expression}": write "rate(1 ${singular})" for one, "rate(${count === 1 ? 2 : count} ${singular}s)" for more`,
+      );
+    }
+    if (options.deployable && singular === 'second') {
+      throw new Error(`invalid schedule "${expression}": EventBridge Scheduler's finest rate is 1 minute`);
+    }
+    return { kind: 'rate', everyMs: count * (UNIT_MS[singular] as number), expression: text };
   }
   const cron = /^cron\((.+)\)$/.exec(text);
   if (cron) {

@@ -20,3 +20,12 @@ describe('parseSchedule', () => {
     expect(() => parseSchedule('rate(0 minutes)')).toThrow(/positive/);
   });
 });
+
+describe('schedulesFor (what infra deploys, read by the same parser)', () => {
+  it('refuses what EventBridge refuses: seconds, and a plural unit for one', async () => {
+    const { schedulesFor } = await import('../../infra/schedules-config.ts');
+    expect(schedulesFor('dev').watchdog).toBe('rate(5 minutes)');
+    expect(() => schedulesFor('prod', { PGWARDEN_SCHEDULE_SWEEP: 'rate(10 seconds)' })).toThrow(/finest rate is 1 minute/);
+    expect(() => schedulesFor('prod', { PGWARDEN_SCHEDULE_WATCHDOG: 'rate(1 minutes)' })).toThrow(/write "rate\(1 minute\)" for one/);
+  });
+});
