@@ -59,36 +59,39 @@ export async function insertPendingDeliveries(
   channels: readonly Channel[],
   now: Date,
 ): Promise<DeliveryMessage[]> {
-  const ids: string[] = [];
-  const eventIds: string[] = [];
-  const rowChannels: string[] = [];
-  const rules: string[] = [];
-  const clusters: string[] = [];
-  const payloads: string[] = [];
-  for (const event of events) {
-    for (const channel of channels) {
-      ids.push(randomUUID());
-      eventIds.push(event.id);
-      rowChannels.push(channel);
-      rules.push(event.rule);
-      clusters.push(event.cluster);
-      payloads.push(JSON.stringify(event));
-    }
-  }
-  if (ids.length === 0) return [];
-  const result = await ledgerQuery<Pick<LedgerRow, 'id' | 'channel' | 'event'>>(
+  const messages = events.flatMap((event) =>
+    channels.map((channel): DeliveryMessage => ({ v: 1, deliveryId: randomUUID(), channel, event })),
+  );
+  return insertDeliveries(db, messages, now);
+}
+
+/**
+ * Records a `pending` row for each message (a new one, or one whose row is missing: queued by hand, ledger
+ * cleared) and returns the messages whose row it created, in the given order. A message whose id or
+ * (event, channel) is in the ledger already creates nothing: that row owns the delivery.
+ */
+export async function insertDeliveries(db: Queryable, messages: readonly DeliveryMessage[], now: Date): Promise<DeliveryMessage[]> {
+  if (messages.length === 0) return [];
+  const result = await ledgerQuery<{ id: string }>(
     db,
     `insert into pgwarden.deliveries (id, event_id, channel, status, retry_count, rule, cluster, event, created_at, updated_at)
      select id, event_id, channel, 'pending', 0, rule, cluster, event, $7, $7
        from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
          as t(id, event_id, channel, rule, cluster, event)
      on conflict do nothing
-     returning id, channel, event`,
-    [ids, eventIds, rowChannels, rules, clusters, payloads, now],
+     returning id`,
+    [
+      messages.map((message) => message.deliveryId),
+      messages.map((message) => message.event.id),
+      messages.map((message) => message.channel),
+      messages.map((message) => message.event.rule),
+      messages.map((message) => message.event.cluster),
+      messages.map((message) => JSON.stringify(message.event)),
+      now,
+    ],
   );
-  // Keep the callers' order (events, then channels) so queue order follows publish order.
-  const order = new Map(ids.map((id, i) => [id, i]));
-  return result.rows.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0)).map(toDeliveryMessage);
+  const created = new Set(result.rows.map((row) => row.id));
+  return messages.filter((message) => created.has(message.deliveryId));
 }
 
 /**

@@ -4,7 +4,7 @@ import { type Logger, silentLogger } from '../log/index.ts';
 import type { Notifier, SendOutcome } from '../notifiers/index.ts';
 import { describeError, redact } from '../redact/index.ts';
 import { DeliveryQueueError } from './errors.ts';
-import { insertPendingDeliveries, type LedgerRow, ledgerQuery } from './ledger.ts';
+import { insertDeliveries, insertPendingDeliveries, type LedgerRow, ledgerQuery } from './ledger.ts';
 import type { AlertQueue } from './queue.ts';
 import { planFailure } from './retry-policy.ts';
 
@@ -242,22 +242,10 @@ async function deliverChunk(chunk: readonly Accepted[], deps: SenderDeps, limit:
         if (missing.length > 0) {
           // A row is missing when the message was queued by hand or the ledger was cleared: recreate it, unless
           // this (event, channel) is tracked under another id already (that row owns the delivery).
-          await ledgerQuery(
+          await insertDeliveries(
             tx,
-            `insert into pgwarden.deliveries (id, event_id, channel, status, retry_count, rule, cluster, event, created_at, updated_at)
-             select id, event_id, channel, 'pending', 0, rule, cluster, event, $7, $7
-               from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
-                 as t(id, event_id, channel, rule, cluster, event)
-             on conflict do nothing`,
-            [
-              missing.map((item) => item.message.deliveryId),
-              missing.map((item) => item.message.event.id),
-              missing.map((item) => item.message.channel),
-              missing.map((item) => item.message.event.rule),
-              missing.map((item) => item.message.event.cluster),
-              missing.map((item) => JSON.stringify(item.message.event)),
-              clock(),
-            ],
+            missing.map((item) => item.message),
+            clock(),
           );
           for (const [id, row] of await lockRows(tx, [...new Set(missing.map((item) => item.message.deliveryId))])) rows.set(id, row);
         }
