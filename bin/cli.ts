@@ -4,7 +4,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
-import { type Config, ConfigError, loadConfig, mergeConfig, parseNodeArg } from '../shared/config/index.ts';
+import { type Config, ConfigError, loadConfig, mergeConfig, parseDuration, parseNodeArg } from '../shared/config/index.ts';
 import { createLineLogger, type Logger } from '../shared/log/index.ts';
 import { describeError } from '../shared/redact/index.ts';
 
@@ -145,8 +145,11 @@ export async function runCommand(body: () => Promise<number | undefined>): Promi
 /** Parses a duration flag, or ends with exit 2 naming the flag. */
 export function durationFlag(name: string, value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+(\.\d+)?(ms|s|m|h|d)?$/.test(value))
+  try {
+    parseDuration(value);
+  } catch {
     throw new CliExit(EXIT_USAGE, `--${name}: invalid duration "${value}" (like 500ms, 30s, 10m, 1h)`);
+  }
   return value;
 }
 
