@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { schedulesFor } from '../../infra/schedules-config.ts';
 import type { Channel } from '../../shared/alerts/index.ts';
-import type { ClusterConfig, Config } from '../../shared/config/index.ts';
+import { type ClusterConfig, type Config, parseDuration } from '../../shared/config/index.ts';
 import { createCluster, migrate } from '../../shared/db/index.ts';
 import { MIGRATIONS } from '../../shared/delivery/index.ts';
 import { type EmbeddedCluster, freePort, reachableByPostgresUser, startEmbeddedCluster } from '../../shared/embedded/index.ts';
@@ -34,6 +34,7 @@ import {
 import {
   CliExit,
   type CommonOptions,
+  durationFlag,
   EXIT_USAGE,
   intFlag,
   loadCliConfig,
@@ -114,7 +115,8 @@ async function runDev(options: DevOptions): Promise<number> {
   if (options.scenario && !SCENARIOS.includes(options.scenario as ScenarioName)) {
     throw new CliExit(EXIT_USAGE, `--scenario: unknown "${options.scenario}" (one of ${SCENARIOS.join(', ')})`);
   }
-  const holdMs = options.hold ? (await import('../../shared/config/index.ts')).parseDuration(options.hold) : undefined;
+  const hold = durationFlag('hold', options.hold);
+  const holdMs = hold === undefined ? undefined : parseDuration(hold);
   const base = loadCliConfig(options, notifyOverrides(options));
   const logger = createLineLogger({ level: base.log.level, format: base.log.format });
   const view = createDevView({ color: process.stdout.isTTY === true });
