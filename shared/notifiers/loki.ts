@@ -4,8 +4,10 @@ import { redact, registerSecret } from '../redact/index.ts';
 import { NotifierConfigError } from './errors.ts';
 import { describeTitle, logfmtValue, toUnixNanos } from './format.ts';
 import {
+  checkTimeoutMs,
   classifyHttpFailure,
   classifyRequestFailure,
+  createLoggedNotifier,
   createScrubber,
   type FetchFn,
   type Notifier,
@@ -139,10 +141,7 @@ export function createLokiNotifier(options: LokiNotifierOptions): Notifier {
   if (password !== undefined && username === undefined) {
     throw new NotifierConfigError('username', 'required with password (basic auth)');
   }
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw new NotifierConfigError('timeoutMs', `must be a positive number of milliseconds, got ${timeoutMs}`);
-  }
+  const timeoutMs = checkTimeoutMs(options.timeoutMs);
   const pushUrl = lokiPushUrl(base);
   const fetchFn = options.fetch ?? globalThis.fetch;
   const logger = options.logger ?? silentLogger;
@@ -182,13 +181,5 @@ export function createLokiNotifier(options: LokiNotifierOptions): Notifier {
     );
   };
 
-  return {
-    channel: 'loki',
-    async send(event) {
-      const outcome = await send(event);
-      if (outcome.kind === 'sent') logger.debug('loki entry pushed', { eventId: event.id, rule: event.rule, status: outcome.status });
-      else logger.warn(`loki push failed (${outcome.kind})`, { eventId: event.id, rule: event.rule, ...outcome });
-      return outcome;
-    },
-  };
+  return createLoggedNotifier('loki', send, logger, { sent: 'loki entry pushed', failed: 'loki push failed' });
 }

@@ -1,5 +1,6 @@
 import type { AlertEvent, Channel } from '../alerts/index.ts';
 import { formatDuration } from '../config/index.ts';
+import type { Logger } from '../log/index.ts';
 import { describeError, redact } from '../redact/index.ts';
 import { NotifierConfigError } from './errors.ts';
 
@@ -21,6 +22,36 @@ export interface Notifier {
 
 /** The WHATWG fetch the notifiers call (global `fetch` by default; tests and proxies pass their own). */
 export type FetchFn = typeof globalThis.fetch;
+
+/** Checks a notifier's per-request timeout option; default 10 s. */
+export function checkTimeoutMs(timeoutMs: number | undefined): number {
+  const checked = timeoutMs ?? 10_000;
+  if (!Number.isFinite(checked) || checked <= 0) {
+    throw new NotifierConfigError('timeoutMs', `must be a positive number of milliseconds, got ${checked}`);
+  }
+  return checked;
+}
+
+/**
+ * A notifier for `channel` over `send`, logging each attempt once: `debug` with `sent` when delivered, `warn`
+ * with `failed (<kind>)` and the outcome when not.
+ */
+export function createLoggedNotifier(
+  channel: Channel,
+  send: (event: AlertEvent) => Promise<SendOutcome>,
+  logger: Logger,
+  messages: { sent: string; failed: string },
+): Notifier {
+  return {
+    channel,
+    async send(event) {
+      const outcome = await send(event);
+      if (outcome.kind === 'sent') logger.debug(messages.sent, { eventId: event.id, rule: event.rule, status: outcome.status });
+      else logger.warn(`${messages.failed} (${outcome.kind})`, { eventId: event.id, rule: event.rule, ...outcome });
+      return outcome;
+    },
+  };
+}
 
 /** Longest service body quoted in an outcome: enough for Slack's codes and Loki's one-line reasons. */
 const MAX_BODY_CHARS = 200;

@@ -8,11 +8,12 @@ import {
 import type { AlertEvent, Severity } from '../alerts/index.ts';
 import { type Logger, silentLogger } from '../log/index.ts';
 import { redact, registerSecret } from '../redact/index.ts';
-import { NotifierConfigError } from './errors.ts';
 import { describeTitle, describeValue } from './format.ts';
 import {
+  checkTimeoutMs,
   classifyHttpFailure,
   classifyRequestFailure,
+  createLoggedNotifier,
   createScrubber,
   type FetchFn,
   type Notifier,
@@ -140,10 +141,7 @@ export interface SlackNotifierOptions {
 export function createSlackNotifier(options: SlackNotifierOptions): Notifier {
   const { webhookUrl } = options;
   const url = parseServiceUrl('webhookUrl', webhookUrl);
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw new NotifierConfigError('timeoutMs', `must be a positive number of milliseconds, got ${timeoutMs}`);
-  }
+  const timeoutMs = checkTimeoutMs(options.timeoutMs);
   const baseFetch = options.fetch ?? globalThis.fetch;
   const logger = options.logger ?? silentLogger;
   const clock = options.clock ?? (() => new Date());
@@ -179,13 +177,5 @@ export function createSlackNotifier(options: SlackNotifierOptions): Notifier {
     }
   };
 
-  return {
-    channel: 'slack',
-    async send(event) {
-      const outcome = await send(event);
-      if (outcome.kind === 'sent') logger.debug('slack message sent', { eventId: event.id, rule: event.rule, status: outcome.status });
-      else logger.warn(`slack send failed (${outcome.kind})`, { eventId: event.id, rule: event.rule, ...outcome });
-      return outcome;
-    },
-  };
+  return createLoggedNotifier('slack', send, logger, { sent: 'slack message sent', failed: 'slack send failed' });
 }
