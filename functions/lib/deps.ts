@@ -58,8 +58,9 @@ export function createFunctionDeps(config: Config, logger: Logger): FunctionDeps
     async publisher(options = {}) {
       if (options.dryRun) return createLogPublisher(logger, { prefix: 'dry-run: would send: ' });
       publisher ??= (async () => {
-        await stateDb();
-        return (await openAlertPublisher(config, logger)).publisher;
+        // The module-scope pool: one control-database pool per container, shared with the use cases.
+        const db = await stateDb();
+        return (await openAlertPublisher(config, logger, { db })).publisher;
       })().catch((error: unknown) => {
         publisher = undefined;
         throw error;
