@@ -132,7 +132,15 @@ export function openControlDb(config: Pick<Config, 'stateUrl'>, logger: Logger =
  */
 export function openDeliveryQueue(
   config: Pick<Config, 'queue' | 'slack' | 'loki'>,
-  deps: { db: Cluster; logger?: Logger; clock?: () => Date; fetch?: FetchFn; queueUrls?: Partial<Record<Channel, string>> },
+  deps: {
+    db: Cluster;
+    logger?: Logger;
+    clock?: () => Date;
+    fetch?: FetchFn;
+    queueUrls?: Partial<Record<Channel, string>>;
+    /** The notifiers the direct queue sends through, when the caller has them already. Default: made from `config`. */
+    notifiers?: Partial<Record<Channel, Notifier>>;
+  },
 ): { queue: AlertQueue; mode: 'queue' | 'direct'; close(): void } {
   const logger = deps.logger ?? silentLogger;
   const perChannel = config.queue.urls && Object.values(config.queue.urls).some(Boolean) ? config.queue.urls : undefined;
@@ -141,7 +149,7 @@ export function openDeliveryQueue(
     const sqs = createSqsQueue({ queueUrl, region: config.queue.region, endpoint: config.queue.endpoint, logger });
     return { queue: sqs, mode: 'queue', close: () => sqs.close() };
   }
-  const notifiers = createNotifiers(config, { logger, clock: deps.clock, fetch: deps.fetch });
+  const notifiers = deps.notifiers ?? createNotifiers(config, { logger, clock: deps.clock, fetch: deps.fetch });
   return { queue: createDirectQueue({ db: deps.db, notifiers, logger, clock: deps.clock }), mode: 'direct', close: () => {} };
 }
 
@@ -182,7 +190,7 @@ export async function openAlertPublisher(
     return { publisher: createUnrecordedPublisher(notifiers, logger), mode: 'unrecorded', close: none };
   }
   const db = options.db ?? openControlDb(config, logger);
-  const opened = openDeliveryQueue(config, { db, logger, clock: options.clock, fetch: options.fetch, queueUrls: options.queueUrls });
+  const opened = openDeliveryQueue(config, { db, logger, clock: options.clock, queueUrls: options.queueUrls, notifiers });
   const publisher = createAlertDelivery({ db, queue: opened.queue, notifiers, channels, logger, clock: options.clock });
   return {
     publisher,
