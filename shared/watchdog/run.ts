@@ -118,21 +118,23 @@ export async function runWatchdog(options: RunWatchdogOptions): Promise<Watchdog
   const problems: string[] = [];
   let published = 0;
 
+  const sent: AlertEvent[] = [];
+  /** Hands events to the publisher (in dry-run: logs them) and records them as this run's events. */
   const publish = async (cluster: string, events: AlertEvent[]) => {
     if (events.length === 0) return;
     if (dryRun) {
       for (const event of events) logger.info(`[dry-run] would send: ${formatEvent(event)}`);
-      return;
+    } else {
+      try {
+        await options.publisher.publish(events);
+      } catch (cause) {
+        throw new WatchdogPublishError(cluster, { cause });
+      }
+      published += events.length;
     }
-    try {
-      await options.publisher.publish(events);
-    } catch (cause) {
-      throw new WatchdogPublishError(cluster, { cause });
-    }
-    published += events.length;
+    sent.push(...events);
   };
 
-  const sent: AlertEvent[] = [];
   const clusterNames = [...new Set(checked.map((c) => c.target.cluster))];
   await Promise.all(
     clusterNames.map(async (name) => {
@@ -142,20 +144,17 @@ export async function runWatchdog(options: RunWatchdogOptions): Promise<Watchdog
       const observations = group.flatMap((c) => c.observations);
       const breaches = observations.filter((event) => event.status === 'firing');
       try {
-        let toSend: AlertEvent[] | undefined;
         if (store) {
-          const delivered: AlertEvent[] = [];
+          let delivered = false;
           try {
             await store.apply({ lockKey: name, observations, timing }, async (events) => {
               await publish(name, events);
-              delivered.push(...events);
+              delivered = true;
             });
-            sent.push(...delivered);
           } catch (error) {
             if (error instanceof WatchdogPublishError) throw error;
-            if (delivered.length > 0) {
+            if (delivered) {
               // Sent, but the new state was not saved: the next check may repeat these once.
-              sent.push(...delivered);
               problems.push(`alert state of cluster ${name} not saved after sending: ${describeError(error)}`);
               logger.error('alert state not saved after sending', { cluster: name, error: describeError(error) });
             } else {
@@ -165,21 +164,15 @@ export async function runWatchdog(options: RunWatchdogOptions): Promise<Watchdog
                 cluster: name,
                 error: describeError(error),
               });
-              toSend = breaches;
+              await publish(name, breaches);
             }
           }
         } else {
-          toSend = breaches;
-        }
-        if (toSend) {
-          await publish(name, toSend);
-          sent.push(...toSend);
+          await publish(name, breaches);
         }
         if (options.forceNotification) {
           // `test` bypasses the lifecycle: every forced run sends one.
-          const test = createTestEvent(head.target, head.outcome, head.settings, clock);
-          await publish(name, [test]);
-          sent.push(test);
+          await publish(name, [createTestEvent(head.target, head.outcome, head.settings, clock)]);
         }
       } catch (error) {
         const cause = error instanceof WatchdogPublishError ? error.cause : error;
