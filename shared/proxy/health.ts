@@ -2,8 +2,8 @@
  * Health checks: one persistent monitoring connection per node (reconnected after any failure), one query per
  * check that tells role, timeline and WAL position.
  */
-import { Socket } from 'node:net';
 import pg from 'pg';
+import { endQuietly } from '../db/index.ts';
 import type { Logger } from '../log/index.ts';
 import { describeError } from '../redact/index.ts';
 import { parseLsn } from './router.ts';
@@ -57,41 +57,30 @@ export interface NodeMonitor {
 /** A monitor for one node; `check()` never throws, it reports `ok: false` with the error. */
 export function createNodeMonitor(options: NodeMonitorOptions): NodeMonitor {
   let client: pg.Client | null = null;
-  let socket: Socket | null = null;
   let closed = false;
 
+  /** Forgets the connection and cuts it at once: a hung server must not hold the next check (pg's end() waits for it). */
   const drop = () => {
-    socket?.destroy();
-    socket = null;
     const old = client;
     client = null;
-    old?.end().catch(() => {});
+    if (old) void endQuietly(old, 0);
   };
 
   const connect = async (): Promise<pg.Client> => {
-    const own = new Socket();
     const fresh = new pg.Client({
       connectionString: options.url,
       connectionTimeoutMillis: options.timeoutMs,
       application_name: 'pgwarden-proxy',
       keepAlive: true,
-      // Our own socket, so a hung server can be cut off (pg's end() waits for the server).
-      stream: () => own,
     });
-    fresh.on('error', () => {
-      if (client === fresh) {
-        drop();
-        if (!closed) options.onConnectionLost?.();
-      }
-    });
-    fresh.on('end', () => {
-      if (client === fresh) {
-        drop();
-        if (!closed) options.onConnectionLost?.();
-      }
-    });
+    const lost = () => {
+      if (client !== fresh) return;
+      drop();
+      if (!closed) options.onConnectionLost?.();
+    };
+    fresh.on('error', lost);
+    fresh.on('end', lost);
     client = fresh;
-    socket = own;
     await fresh.connect();
     return fresh;
   };
