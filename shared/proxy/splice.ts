@@ -23,14 +23,9 @@ export interface ByteCounter {
   bytesOut: number;
 }
 
-/** Splices `client` and `server` both ways; `onClose` runs once when both are gone. */
-/** Splices with 'data' events and `write()` (the portable path). */
-export function spliceWithStreams(client: Socket, server: Socket, counter: ByteCounter, onClose: () => void): void {
-  let open = 2;
-  const closedOne = () => {
-    open--;
-    if (open === 0) onClose();
-  };
+/** Splices `client` and `server` both ways with 'data' events and `write()` (the portable path); `onClose` runs once when both are gone. */
+function spliceWithStreams(client: Socket, server: Socket, counter: ByteCounter, onClose: () => void): void {
+  const { closedOne } = spliceLifecycle(client, server, onClose);
   const resumeClient = () => client.resume();
   const resumeServer = () => server.resume();
   client.on('data', (chunk: Buffer) => {
@@ -248,7 +243,7 @@ function spliceLifecycle(a: { destroy(): void }, b: { destroy(): void }, onClose
  * Splices two connected, paused sockets on their TCP handles (see the module comment). Closing either socket
  * (`destroy()`, e.g. fencing) ends the splice; `onClose` runs once both sockets are closed.
  */
-export function spliceWithHandles(client: Socket, server: Socket, counter: ByteCounter, onClose: () => void): void {
+function spliceWithHandles(client: Socket, server: Socket, counter: ByteCounter, onClose: () => void): void {
   const clientHandle = handleOf(client);
   const serverHandle = handleOf(server);
   if (!streamWrap || !clientHandle || !serverHandle) {
