@@ -61,8 +61,8 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
         return sendJson(response, 404, { error: `no node named "${name}"`, nodes: options.state().nodes.map((n) => n.name) });
       }
       options.logger.info(`api: ${action}`, { node: name });
-      const node = options.state().nodes.find((n) => n.name === name);
-      return sendJson(response, 200, { node: name, drained: node?.drained ?? action === 'drain' });
+      // drainNode/undrainNode have set the flag by now: no need to build the whole state to read it back.
+      return sendJson(response, 200, { node: name, drained: action === 'drain' });
     }
     if (method !== 'GET' && method !== 'HEAD') return sendJson(response, 405, { error: `use GET for ${path}` });
     const state = options.state();
