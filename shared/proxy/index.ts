@@ -16,12 +16,10 @@ export type {
   ProxyState,
   ProxyStatus,
 } from './proxy.ts';
-export { createProxy, systemClock } from './proxy.ts';
+export { createProxy } from './proxy.ts';
 export type { NodeObservation, RoutePlan, SplitBrain } from './router.ts';
 export { parseLsn, pickLeastConnections, planRoutes } from './router.ts';
 export type { ProxyRunOptions } from './run.ts';
-export { leaseElectorFor, proxyCluster, startProxyFromConfig } from './run.ts';
-export type { ByteCounter, DataPath } from './splice.ts';
-export { defaultDataPath } from './splice.ts';
+export { startProxyFromConfig } from './run.ts';
+export type { DataPath } from './splice.ts';
 export type { RefusalReason } from './wire.ts';
-export { encodeErrorResponse, REFUSAL_SQLSTATE } from './wire.ts';

@@ -37,7 +37,7 @@ export interface ProxyClock {
   clearTimeout(handle: unknown): void;
 }
 
-export const systemClock: ProxyClock = {
+const systemClock: ProxyClock = {
   now: () => Date.now(),
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),

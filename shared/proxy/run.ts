@@ -19,7 +19,7 @@ export interface ProxyRunOptions {
 }
 
 /** The one cluster the proxy fronts: the only configured one, or an error naming the choices. */
-export function proxyCluster(config: Config): ClusterConfig {
+function proxyCluster(config: Config): ClusterConfig {
   if (config.clusters.length === 1) return config.clusters[0] as ClusterConfig;
   if (config.clusters.length === 0)
     throw new ProxyConfigError('clusters: no nodes to proxy (give --url name=URL, PGWARDEN_URLS or a config file)');
@@ -29,7 +29,7 @@ export function proxyCluster(config: Config): ClusterConfig {
 }
 
 /** A Lease elector factory from the proxy settings, or undefined when no `lease` is configured. */
-export function leaseElectorFor(config: Config, options: ProxyRunOptions): LeaderElectorFactory | undefined {
+function leaseElectorFor(config: Config, options: ProxyRunOptions): LeaderElectorFactory | undefined {
   const settings = config.proxy;
   if (!settings.lease) return undefined;
   const lease = settings.lease;

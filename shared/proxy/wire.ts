@@ -29,7 +29,7 @@ export const REFUSAL_SQLSTATE: Record<RefusalReason, string> = {
 };
 
 /** An ErrorResponse ('E') message with severity FATAL, the given SQLSTATE and message. */
-export function encodeErrorResponse(code: string, message: string, detail?: string): Buffer {
+function encodeErrorResponse(code: string, message: string, detail?: string): Buffer {
   const fields: Array<[string, string]> = [
     ['S', 'FATAL'],
     ['V', 'FATAL'],
