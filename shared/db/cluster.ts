@@ -304,6 +304,15 @@ export function createCluster(options: ClusterOptions): Cluster {
         if (isConnectionError(error)) setHealth(node, false, error);
         throw error;
       });
+      // While the body runs no query may be in flight, so a dying connection is emitted as 'error' on the client
+      // (the pool listens only while the client is idle): unhandled, that would crash the process. The next query
+      // on the client fails, and the catch below discards it.
+      let lostConnection: unknown;
+      const onClientError = (error: unknown) => {
+        lostConnection = error;
+        setHealth(node, false, error);
+      };
+      client.on('error', onClientError);
       let commitSent = false;
       try {
         hooks.onQueryStart?.(context);
@@ -312,6 +321,7 @@ export function createCluster(options: ClusterOptions): Cluster {
         const result = await fn({ query: (sql, params) => client.query(sql, params) });
         commitSent = true;
         await client.query('commit');
+        client.off('error', onClientError);
         client.release();
         hooks.onQueryEnd?.({ ...context, durationMs: performance.now() - started });
         return result;
@@ -323,7 +333,12 @@ export function createCluster(options: ClusterOptions): Cluster {
             rollbackFailed = true;
           });
         }
-        client.release(rollbackFailed || isConnectionError(error) ? new Error('transaction connection discarded') : undefined);
+        client.off('error', onClientError);
+        client.release(
+          rollbackFailed || lostConnection !== undefined || isConnectionError(error)
+            ? new Error('transaction connection discarded')
+            : undefined,
+        );
         if (isConnectionError(error)) setHealth(node, false, error);
         // A connection lost after COMMIT was sent leaves the outcome unknown: never retry that.
         if (commitSent && isConnectionError(error)) throw Object.assign(error as Error, { commitUnknown: true });

@@ -1,3 +1,4 @@
+import pgDriver from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   type Cluster,
@@ -148,6 +149,30 @@ describe('cluster client (fixed roles)', () => {
       "select count(*)::int as open from pg_stat_activity where state like 'idle in transaction%' and application_name = 'pgwarden'",
     );
     expect(state[0]?.open).toBe(0);
+  });
+
+  it('fails a transaction whose connection dies while its body runs, without an unhandled error', async () => {
+    const db = make();
+    const admin = new pgDriver.Client(pg.url('pg-0'));
+    await admin.connect();
+    try {
+      const error = await db
+        .runTx(
+          async (tx) => {
+            const { rows } = await tx.query<{ pid: number }>('select pg_backend_pid() as pid');
+            // No query is in flight now: the session's end reaches the client as an 'error' event.
+            await admin.query('select pg_terminate_backend($1, 5000)', [rows[0]!.pid]);
+            await new Promise((resolve) => setTimeout(resolve, 100));
+            await tx.query('select 1');
+          },
+          { retry: false },
+        )
+        .catch((e: unknown) => e);
+      expect(isRetryable(error)).toBe(true);
+      expect((await db.query<{ one: number }>('select 1 as one')).rows[0]?.one).toBe(1);
+    } finally {
+      await admin.end();
+    }
   });
 
   it('health checker marks a killed node down and up again after restart', async () => {

@@ -277,6 +277,38 @@ describe('runWatchdog with the alert lifecycle', () => {
     }
   });
 
+  it('reports the alert as sent, and says the state was not saved, when the control database dies after sending', async () => {
+    const dyingState = createCluster({ primary: cluster.url('pg-0'), healthCheck: { intervalMs: 0 }, retry: false });
+    const admin = new pg.Client(cluster.url('pg-0'));
+    await admin.connect();
+    try {
+      const cfg = configWith({ thresholds: { total: 1 } });
+      await sessions.idle(cluster.url('pg-1'), 1);
+      const delivered = createLogPublisher(silentLogger);
+      const killsStateSession: AlertPublisher = {
+        async publish(events) {
+          const result = await delivered.publish(events);
+          // The lifecycle's transaction waits on this delivery: end its session before the new state is written.
+          await admin.query(
+            `select pg_terminate_backend(pid, 5000) from pg_stat_activity
+             where state = 'idle in transaction' and query like '%from pgwarden.alert_state%'`,
+          );
+          return result;
+        },
+      };
+      const result = await check(cfg, { stateDb: dyingState, publisher: killsStateSession });
+      expect(sentOf(result)).toEqual(['orders-0 connections_total firing warning']);
+      expect(delivered.events).toHaveLength(1);
+      expect(result.published).toBe(1);
+      expect(result.problems).toHaveLength(1);
+      expect(result.problems[0]).toMatch(/^alert state of cluster orders not saved after sending: /);
+      expect(await createAlertStateStore(stateDb).list()).toEqual([]);
+    } finally {
+      await admin.end();
+      await dyingState.close();
+    }
+  });
+
   it('keeps the alert pending when publishing fails, so the next check sends it', async () => {
     const cfg = configWith({ thresholds: { total: 1 } });
     await sessions.idle(cluster.url('pg-1'), 1);
