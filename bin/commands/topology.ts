@@ -10,18 +10,13 @@
  * account), the command still probes and alerts, and says that endpoints are not written.
  */
 import type { Command } from 'commander';
-import type { AlertStateStore } from '../../shared/alerts/index.ts';
+import { type AlertStateStore, createMemoryAlertStateStore } from '../../shared/alerts/index.ts';
 import type { ClusterConfig, Config, TopologySettings } from '../../shared/config/index.ts';
 import { formatBytes, parseDuration, topologySettingsFor } from '../../shared/config/index.ts';
 import { type Cluster, createCluster } from '../../shared/db/index.ts';
 import { openAlertPublisher } from '../../shared/delivery/index.ts';
 import { createEndpointsWriterFactory, K8sConfigError } from '../../shared/k8s/index.ts';
-import {
-  createMemoryAlertStateStore,
-  createTopologyMonitor,
-  type TopologyResult,
-  type TopologyTarget,
-} from '../../shared/topology/index.ts';
+import { createTopologyMonitor, type TopologyResult, type TopologyTarget } from '../../shared/topology/index.ts';
 import {
   CliExit,
   type CommonOptions,

@@ -19,5 +19,6 @@ export {
   decideAlerts,
   eventsToSend,
   isSendingAction,
+  previewAlerts,
 } from './state.ts';
 export { alertStateMigration } from './state-migration.ts';

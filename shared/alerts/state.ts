@@ -287,6 +287,18 @@ export interface AlertStateStoreOptions {
   clock?: () => Date;
 }
 
+/** For dry runs: what `store` would send for these observations of `cluster`, without changing it. */
+export async function previewAlerts(
+  store: AlertStateStore,
+  cluster: string,
+  observations: readonly AlertEvent[],
+  now: Date,
+  timing: LifecycleTiming,
+): Promise<AlertEvent[]> {
+  const states = new Map((await store.list({ cluster })).map((state) => [state.key, state]));
+  return eventsToSend(decideAlerts(observations, states, now, timing));
+}
+
 /**
  * The lifecycle on `pgwarden.alert_state` (apply `alertStateMigration` first).
  *

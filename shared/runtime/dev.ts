@@ -3,7 +3,7 @@ import { countDeliveriesByStatus } from '../delivery/index.ts';
 import type { Logger } from '../log/index.ts';
 import { describeError } from '../redact/index.ts';
 import type { TopologyResult } from '../topology/index.ts';
-import type { WatchdogJson } from '../watchdog/index.ts';
+import { formatCheckLine, type WatchdogJson } from '../watchdog/index.ts';
 import type { LocalQueues } from './local-queue.ts';
 import { type QueueHandler, type QueuePoller, startQueuePoller } from './poller.ts';
 import { parseSchedule, type ScheduledJob, scheduleJob } from './schedule.ts';
@@ -54,12 +54,7 @@ function scheduledEvent(name: string) {
 function render(view: DevView, name: ScheduledName, output: unknown): void {
   if (name === 'watchdog') {
     for (const check of (output as WatchdogJson).checks ?? []) {
-      const s = check.stats;
-      view.connections(
-        s
-          ? `cluster=${check.cluster} node=${check.node} total=${s.total} active=${s.active} idle=${s.idle} idle_in_tx=${s.idleInTransaction} stale=${s.stale} max=${s.maxConnections} usable=${s.usableConnections} (${Math.round((100 * s.total) / Math.max(1, s.usableConnections))}%)`
-          : `cluster=${check.cluster} node=${check.node} unreachable: ${check.error ?? 'unknown error'}`,
-      );
+      view.connections(formatCheckLine(check));
       for (const event of check.events) view.alert({ ...event, text: event.summary });
     }
   } else if (name === 'topology') {

@@ -1,7 +1,6 @@
 export type { DesiredEndpoints, EndpointAddress, EndpointsApplyResult, EndpointsWriter } from './endpoints.ts';
 export { endpointsSignature } from './endpoints.ts';
 export { ProbeConnectError, ProbeQueryError, TopologyError, TopologyOptionsError } from './errors.ts';
-export { createMemoryAlertStateStore } from './memory-alert-state.ts';
 export type { TopologyMonitor, TopologyRoundOptions, TopologyTarget } from './monitor.ts';
 export { createTopologyMonitor } from './monitor.ts';
 export type { EndpointsPlan, ExcludedReplica, PlanOptions } from './plan.ts';

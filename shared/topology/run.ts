@@ -1,5 +1,5 @@
 import type { AlertEvent, AlertPublisher, AlertRule, AlertStateStore, LifecycleTiming, NewAlertEvent } from '../alerts/index.ts';
-import { createAlertEvent, createAlertStateStore } from '../alerts/index.ts';
+import { createAlertEvent, createAlertStateStore, createMemoryAlertStateStore, previewAlerts } from '../alerts/index.ts';
 import type { ClusterConfig, TopologySettings } from '../config/index.ts';
 import { formatBytes } from '../config/index.ts';
 import type { Cluster } from '../db/index.ts';
@@ -8,7 +8,6 @@ import { silentLogger } from '../log/index.ts';
 import { describeError } from '../redact/index.ts';
 import type { DesiredEndpoints, EndpointAddress, EndpointsWriter } from './endpoints.ts';
 import { endpointsSignature } from './endpoints.ts';
-import { createMemoryAlertStateStore, previewAlerts } from './memory-alert-state.ts';
 import { type EndpointsPlan, planEndpoints } from './plan.ts';
 import { type NodeProbe, type PrimaryProbe, probeCluster } from './probe.ts';
 import { type TopologyVerdict, verifyTopology } from './verify.ts';

@@ -4,9 +4,9 @@
  * alert lifecycle is kept in memory across runs, as `pgwarden topology --interval` keeps it without a state db.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogPublisher } from '../../shared/alerts/index.ts';
+import { createLogPublisher, createMemoryAlertStateStore } from '../../shared/alerts/index.ts';
 import { silentLogger } from '../../shared/log/index.ts';
-import { createMemoryAlertStateStore, type RunTopologyOptions, runTopology, type TopologyResult } from '../../shared/topology/index.ts';
+import { type RunTopologyOptions, runTopology, type TopologyResult } from '../../shared/topology/index.ts';
 import { startTestCluster, type TestCluster } from '../harness/cluster.ts';
 import { type KubernetesFake, startKubernetesFake } from '../harness/fakes/kubernetes.ts';
 import { addressesOf, clusterOf, fakeWriter, servedBy, topologySettings, writeRequests } from './helpers.ts';
