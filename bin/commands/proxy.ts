@@ -85,11 +85,9 @@ async function proxyCommand(flags: ProxyFlags): Promise<number> {
   };
   const config = loadCliConfig(flags, { proxy });
   const logger = createCliLogger(config);
-  const running = await startProxyFromConfig(config, { logger, kubeconfig: flags.kubeconfig ?? config.topology.kubeconfig }).catch(
-    (error: unknown) => {
-      throw error instanceof ProxyConfigError ? new CliExit(EXIT_USAGE, error.message) : error;
-    },
-  );
+  const running = await startProxyFromConfig(config, { logger, kubeconfig: flags.kubeconfig }).catch((error: unknown) => {
+    throw error instanceof ProxyConfigError ? new CliExit(EXIT_USAGE, error.message) : error;
+  });
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       logger.info('signal received: draining', { signal });

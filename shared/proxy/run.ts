@@ -10,7 +10,7 @@ import { createProxy, type LeaderElectorFactory, type ProxyService } from './pro
 
 export interface ProxyRunOptions {
   readonly logger: Logger;
-  /** A kubeconfig file for the Lease (else in-cluster, KUBECONFIG or ~/.kube/config). */
+  /** A kubeconfig file for the Lease; default `config.topology.kubeconfig` (else in-cluster, KUBECONFIG or ~/.kube/config). */
   readonly kubeconfig?: string;
   /** An API server URL (loopback fakes); wins over `kubeconfig`. */
   readonly kubeServer?: string;
@@ -33,7 +33,7 @@ function leaseElectorFor(config: Config, options: ProxyRunOptions): LeaderElecto
   const settings = config.proxy;
   if (!settings.lease) return undefined;
   const lease = settings.lease;
-  const kubeConfig = createKubeConfig({ kubeconfig: options.kubeconfig, server: options.kubeServer });
+  const kubeConfig = createKubeConfig({ kubeconfig: options.kubeconfig ?? config.topology.kubeconfig, server: options.kubeServer });
   const identity = options.identity ?? process.env.POD_NAME ?? hostname();
   return (handlers) =>
     createLeaderElector({

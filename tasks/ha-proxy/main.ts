@@ -19,7 +19,8 @@ try {
 
 const logger = createLineLogger({ level: config.log.level, format: config.log.format, fields: { service: 'ha-proxy' } });
 try {
-  const proxy = await startProxyFromConfig(config, { logger, kubeconfig: process.env.PGWARDEN_KUBECONFIG ?? config.topology.kubeconfig });
+  // PGWARDEN_KUBECONFIG is already in config.topology.kubeconfig, the Lease's default.
+  const proxy = await startProxyFromConfig(config, { logger });
   let draining = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (draining) return;
