@@ -12,6 +12,7 @@ export {
   pgErrorCode,
   RetryExhaustedError,
 } from './errors.ts';
+export { parseLsn } from './lsn.ts';
 export type { MigrateOptions, MigrateResult, Migration } from './migrate.ts';
 export { migrate } from './migrate.ts';
 export type { RetryPolicy } from './retry.ts';

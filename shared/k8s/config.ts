@@ -6,6 +6,8 @@ import { K8sConfigError } from './errors.ts';
 export interface KubeConfigOptions {
   /** A kubeconfig file (`--kubeconfig`); its current context is used. */
   kubeconfig?: string;
+  /** A kubeconfig document itself (a linked secret's value); wins over `kubeconfig`. */
+  kubeconfigText?: string;
   /** An API server URL to talk to directly, like a loopback fake `http://127.0.0.1:PORT`. Wins over `kubeconfig`. */
   server?: string;
   /** A bearer token for `server`. Registered as a secret, so it never shows in logs or errors. */
@@ -45,6 +47,20 @@ export function createKubeConfig(options: KubeConfigOptions = {}): KubeConfig {
       contexts: [{ name: 'pgwarden', cluster: 'pgwarden', user: 'pgwarden' }],
       currentContext: 'pgwarden',
     });
+    return kubeConfig;
+  }
+  if (options.kubeconfigText !== undefined) {
+    try {
+      kubeConfig.loadFromString(options.kubeconfigText);
+    } catch (error) {
+      throw new K8sConfigError(
+        'kubeconfigText',
+        `cannot load the kubeconfig document: ${error instanceof Error ? error.message : String(error)}`,
+        {
+          cause: error,
+        },
+      );
+    }
     return kubeConfig;
   }
   if (options.kubeconfig !== undefined) {

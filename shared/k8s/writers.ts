@@ -1,27 +1,9 @@
-import { KubeConfig } from '@kubernetes/client-node';
 import type { TopologySettings } from '../config/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { EndpointsWriter } from '../topology/endpoints.ts';
 import { createKubeConfig } from './config.ts';
 import { createEndpointsWriter } from './endpoints-writer.ts';
 import { K8sConfigError } from './errors.ts';
-
-function kubeConfigFor(settings: TopologySettings): KubeConfig {
-  if (settings.kubeconfigText === undefined) return createKubeConfig({ kubeconfig: settings.kubeconfig });
-  const kubeConfig = new KubeConfig();
-  try {
-    kubeConfig.loadFromString(settings.kubeconfigText);
-  } catch (error) {
-    throw new K8sConfigError(
-      'kubeconfigText',
-      `cannot load the kubeconfig document: ${error instanceof Error ? error.message : String(error)}`,
-      {
-        cause: error,
-      },
-    );
-  }
-  return kubeConfig;
-}
 
 /**
  * The endpoints writer each cluster's topology settings ask for, one per distinct (kubeconfig, API, port name),
@@ -40,7 +22,7 @@ export function createEndpointsWriterFactory(logger: Logger): (settings: Topolog
     let writer: EndpointsWriter | undefined;
     try {
       writer = createEndpointsWriter({
-        kubeConfig: kubeConfigFor(settings),
+        kubeConfig: createKubeConfig({ kubeconfig: settings.kubeconfig, kubeconfigText: settings.kubeconfigText }),
         api: settings.endpointsApi,
         portName: settings.portName,
         logger,

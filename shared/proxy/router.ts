@@ -2,6 +2,8 @@
  * Routing decisions as pure functions of what the health checks saw: which node takes read-write, which take
  * read-only, and whether two primaries are running (split brain).
  */
+
+import { parseLsn as parseWalLocation } from '../db/index.ts';
 import type { RefusalReason } from './wire.ts';
 
 /** The last health check of one node, as the router needs it. */
@@ -37,12 +39,9 @@ export interface RoutePlan {
   readonly splitBrain: SplitBrain;
 }
 
-/** Parses a `pg_lsn` text (`16/B374D848`) into a byte position. */
+/** A WAL location from a health-check row, or null when the server reported none (shared/db parses it). */
 export function parseLsn(text: string | null | undefined): bigint | null {
-  if (!text) return null;
-  const slash = text.indexOf('/');
-  if (slash < 0) return null;
-  return (BigInt(`0x${text.slice(0, slash)}`) << 32n) + BigInt(`0x${text.slice(slash + 1)}`);
+  return text ? parseWalLocation(text) : null;
 }
 
 /**

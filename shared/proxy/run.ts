@@ -33,7 +33,12 @@ function leaseElectorFor(config: Config, options: ProxyRunOptions): LeaderElecto
   const settings = config.proxy;
   if (!settings.lease) return undefined;
   const lease = settings.lease;
-  const kubeConfig = createKubeConfig({ kubeconfig: options.kubeconfig ?? config.topology.kubeconfig, server: options.kubeServer });
+  const kubeConfig = createKubeConfig({
+    kubeconfig: options.kubeconfig ?? config.topology.kubeconfig,
+    // An explicit file wins over the linked Kubeconfig secret's document.
+    kubeconfigText: options.kubeconfig === undefined ? config.topology.kubeconfigText : undefined,
+    server: options.kubeServer,
+  });
   const identity = options.identity ?? process.env.POD_NAME ?? hostname();
   return (handlers) =>
     createLeaderElector({

@@ -1,3 +1,4 @@
+export { parseLsn } from '../db/index.ts';
 export type { DesiredEndpoints, EndpointAddress, EndpointsApplyResult, EndpointsWriter } from './endpoints.ts';
 export { endpointsSignature } from './endpoints.ts';
 export { ProbeConnectError, ProbeQueryError, TopologyError, TopologyOptionsError } from './errors.ts';
@@ -6,7 +7,7 @@ export { createTopologyMonitor } from './monitor.ts';
 export type { EndpointsPlan, ExcludedReplica, PlanOptions } from './plan.ts';
 export { DEFAULT_MAX_LAG_BYTES, planEndpoints } from './plan.ts';
 export type { DownProbe, NodeProbe, NodeState, PrimaryProbe, ProbeOptions, ReplicaProbe, UnknownProbe } from './probe.ts';
-export { parseLsn, probeCluster, probeNode } from './probe.ts';
+export { probeCluster, probeNode } from './probe.ts';
 export type { EndpointsWrite, FailedNode, NodeRef, ReplicaStatus, RunTopologyOptions, TopologyResult } from './run.ts';
 export { runTopology } from './run.ts';
 export type { TopologyMultiplePrimaries, TopologyNoPrimary, TopologyOk, TopologyVerdict } from './verify.ts';

@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import type { NodeConfig } from '../config/index.ts';
 import { nodeAddress } from '../config/index.ts';
-import { isRetryable, RetryExhaustedError, withConnection, withRetry } from '../db/index.ts';
+import { isRetryable, parseLsn, RetryExhaustedError, withConnection, withRetry } from '../db/index.ts';
 import type { Logger } from '../log/index.ts';
 import { silentLogger } from '../log/index.ts';
 import { describeError } from '../redact/index.ts';
@@ -109,13 +109,6 @@ const PROBE_SQL = `select
   case when not pg_is_in_recovery() then null
        when pg_last_wal_receive_lsn() is null or pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() then 0
        else extract(epoch from now() - pg_last_xact_replay_timestamp())::float8 end as lag_seconds`;
-
-/** `16/B374D848` → its byte position. */
-export function parseLsn(lsn: string): bigint {
-  const match = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(lsn);
-  if (!match) throw new TopologyOptionsError('lsn', `expected a WAL location like 16/B374D848, got "${lsn}"`);
-  return (BigInt(`0x${match[1]}`) << 32n) + BigInt(`0x${match[2]}`);
-}
 
 /** Bytes from `from` to `to`, never below 0 (two probes are not taken at the same instant). */
 function lsnDistance(to: string, from: string): number {

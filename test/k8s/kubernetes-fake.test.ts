@@ -143,3 +143,19 @@ describe('createKubeConfig', () => {
     expect(() => createKubeConfig({ server: '127.0.0.1:6443' })).toThrow(/^server: /);
   });
 });
+
+describe('createKubeConfig from a kubeconfig document', () => {
+  it('loads the document a linked secret holds, and names the option when it cannot', async () => {
+    const { createKubeConfig, K8sConfigError } = await import('../../shared/k8s/index.ts');
+    const text = [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters: [{ name: c, cluster: { server: "https://10.0.0.1:6443" } }]',
+      'users: [{ name: u, user: { token: abc } }]',
+      'contexts: [{ name: x, context: { cluster: c, user: u } }]',
+      'current-context: x',
+    ].join('\n');
+    expect(createKubeConfig({ kubeconfigText: text }).getCurrentCluster()?.server).toBe('https://10.0.0.1:6443');
+    expect(() => createKubeConfig({ kubeconfigText: 'clusters: [unclosed' })).toThrow(K8sConfigError);
+  });
+});
