@@ -4,7 +4,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
+import type { AlertPublisher } from '../shared/alerts/index.ts';
 import { type Config, ConfigError, loadConfig, mergeConfig, parseDuration, parseNodeArg } from '../shared/config/index.ts';
+import { type Cluster, createCluster } from '../shared/db/index.ts';
+import { openAlertPublisher } from '../shared/delivery/index.ts';
 import { createLineLogger, type Logger } from '../shared/log/index.ts';
 import { describeError } from '../shared/redact/index.ts';
 
@@ -185,4 +188,38 @@ export async function runRounds(round: () => Promise<number>, intervalMs: number
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** `--once` (the default) or `--interval 30s`: the interval in ms, or undefined for one round; exit 2 on misuse. */
+export function intervalFlag(flags: { once?: boolean; interval?: string }): number | undefined {
+  if (flags.once && flags.interval) throw new CliExit(EXIT_USAGE, '--once and --interval exclude each other');
+  const interval = durationFlag('interval', flags.interval);
+  if (interval === undefined) return undefined;
+  const ms = parseDuration(interval);
+  if (ms <= 0) throw new CliExit(EXIT_USAGE, `--interval: must be above 0, got "${flags.interval}"`);
+  return ms;
+}
+
+/**
+ * What a checking command (watchdog, topology) alerts with: the publisher the config asks for and, unless
+ * dry-run, the control database for the alert lifecycle — one pool, shared by both.
+ */
+export async function openAlerting(
+  config: Config,
+  logger: Logger,
+  dryRun: boolean,
+): Promise<{ publisher: AlertPublisher; stateDb: Cluster | undefined; close(): Promise<void> }> {
+  const stateDb =
+    config.stateUrl && !dryRun
+      ? createCluster({ primary: config.stateUrl, logger, healthCheck: { intervalMs: 0 }, pool: { max: 4 } })
+      : undefined;
+  const opened = await openAlertPublisher(config, logger, { dryRun, db: stateDb });
+  return {
+    publisher: opened.publisher,
+    stateDb,
+    async close() {
+      await opened.close();
+      await stateDb?.close();
+    },
+  };
 }

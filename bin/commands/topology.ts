@@ -12,22 +12,21 @@
 import type { Command } from 'commander';
 import { type AlertStateStore, createMemoryAlertStateStore } from '../../shared/alerts/index.ts';
 import type { ClusterConfig, Config, TopologySettings } from '../../shared/config/index.ts';
-import { formatBytes, parseDuration, topologySettingsFor } from '../../shared/config/index.ts';
-import { type Cluster, createCluster } from '../../shared/db/index.ts';
-import { openAlertPublisher } from '../../shared/delivery/index.ts';
+import { formatBytes, topologySettingsFor } from '../../shared/config/index.ts';
 import { createEndpointsWriterFactory, K8sConfigError } from '../../shared/k8s/index.ts';
 import { createTopologyMonitor, type TopologyResult, type TopologyTarget } from '../../shared/topology/index.ts';
 import {
   CliExit,
   type CommonOptions,
   createCliLogger,
-  durationFlag,
   EXIT_FAILED,
   EXIT_OK,
   EXIT_USAGE,
+  intervalFlag,
   loadCliConfig,
   type NotifyOptions,
   notifyOverrides,
+  openAlerting,
   printJson,
   runCommand,
   runRounds,
@@ -122,9 +121,7 @@ function exitCodeOf(results: readonly TopologyResult[]): number {
 }
 
 async function topology(flags: TopologyFlags): Promise<number> {
-  if (flags.once && flags.interval) throw new CliExit(EXIT_USAGE, '--once and --interval exclude each other');
-  const intervalMs = flags.interval === undefined ? undefined : parseDuration(durationFlag('interval', flags.interval) as string);
-  if (intervalMs !== undefined && intervalMs <= 0) throw new CliExit(EXIT_USAGE, `--interval: must be above 0, got "${flags.interval}"`);
+  const intervalMs = intervalFlag(flags);
 
   const config = loadCliConfig(flags, overridesFrom(flags));
   if (config.clusters.length === 0) {
@@ -145,12 +142,9 @@ async function topology(flags: TopologyFlags): Promise<number> {
     throw error;
   }
 
-  const { publisher, close } = await openAlertPublisher(config, logger, { dryRun });
-  let stateDb: Cluster | undefined;
+  const { publisher, stateDb, close } = await openAlerting(config, logger, dryRun);
   let alertStore: AlertStateStore | undefined;
-  if (config.stateUrl && !dryRun) {
-    stateDb = createCluster({ primary: config.stateUrl, logger, healthCheck: { intervalMs: 0 }, pool: { max: 4 } });
-  } else if (intervalMs !== undefined) {
+  if (!stateDb && intervalMs !== undefined) {
     // No control database: keep the alert lifecycle in memory across rounds, so a node that stays down is told once.
     alertStore = createMemoryAlertStateStore();
   }
@@ -166,7 +160,6 @@ async function topology(flags: TopologyFlags): Promise<number> {
   try {
     return await runRounds(round, intervalMs);
   } finally {
-    await stateDb?.close();
     await close();
   }
 }

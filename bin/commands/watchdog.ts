@@ -5,9 +5,7 @@
  */
 import type { Command } from 'commander';
 import type { ClusterConfig, Config, WatchdogSettings } from '../../shared/config/index.ts';
-import { parseDuration, watchdogSettingsFor } from '../../shared/config/index.ts';
-import { type Cluster, createCluster } from '../../shared/db/index.ts';
-import { openAlertPublisher } from '../../shared/delivery/index.ts';
+import { watchdogSettingsFor } from '../../shared/config/index.ts';
 import type { Logger } from '../../shared/log/index.ts';
 import { redact } from '../../shared/redact/index.ts';
 import { runWatchdog, toWatchdogJson, type WatchdogResult } from '../../shared/watchdog/index.ts';
@@ -15,13 +13,14 @@ import {
   CliExit,
   type CommonOptions,
   createCliLogger,
-  durationFlag,
   EXIT_FAILED,
   EXIT_OK,
   EXIT_USAGE,
+  intervalFlag,
   loadCliConfig,
   type NotifyOptions,
   notifyOverrides,
+  openAlerting,
   printJson,
   runCommand,
   runRounds,
@@ -138,9 +137,7 @@ function exitCodeOf(result: WatchdogResult): number {
 }
 
 async function watchdog(flags: WatchdogFlags): Promise<number> {
-  if (flags.once && flags.interval) throw new CliExit(EXIT_USAGE, '--once and --interval exclude each other');
-  const intervalMs = flags.interval === undefined ? undefined : parseDuration(durationFlag('interval', flags.interval) as string);
-  if (intervalMs !== undefined && intervalMs <= 0) throw new CliExit(EXIT_USAGE, `--interval: must be above 0, got "${flags.interval}"`);
+  const intervalMs = intervalFlag(flags);
 
   const config = loadCliConfig(flags, overridesFrom(flags));
   if (config.clusters.length === 0) {
@@ -148,11 +145,7 @@ async function watchdog(flags: WatchdogFlags): Promise<number> {
   }
   const logger = createCliLogger(config);
   const dryRun = flags.dryRun ?? false;
-  const { publisher, close } = await openAlertPublisher(config, logger, { dryRun });
-  let stateDb: Cluster | undefined;
-  if (config.stateUrl && !dryRun) {
-    stateDb = createCluster({ primary: config.stateUrl, logger, healthCheck: { intervalMs: 0 }, pool: { max: 4 } });
-  }
+  const { publisher, stateDb, close } = await openAlerting(config, logger, dryRun);
 
   const round = async (): Promise<number> => {
     const result = await runWatchdog({
@@ -172,7 +165,6 @@ async function watchdog(flags: WatchdogFlags): Promise<number> {
   try {
     return await runRounds(round, intervalMs);
   } finally {
-    await stateDb?.close();
     await close();
   }
 }
