@@ -226,25 +226,30 @@ export function createCluster(options: ClusterOptions): Cluster {
 
   const replicaCandidates = (): NodeHandle[] => nodes.filter((n) => n.role === 'replica' && n.healthy);
 
+  // Timing and the hook context cost on every query; only pay for them when someone looks.
+  const observed = hooks.onQueryStart !== undefined || hooks.onQueryEnd !== undefined || slowQueryMs !== undefined;
+
   const runOn = async <R extends QueryResultRow>(node: NodeHandle, sql: string, params: unknown[] | undefined, attempt: number) => {
-    const context: QueryContext = { node: node.name, role: node.role, sql, attempt };
-    hooks.onQueryStart?.(context);
-    const started = performance.now();
+    const context: QueryContext | undefined = observed ? { node: node.name, role: node.role, sql, attempt } : undefined;
+    if (context) hooks.onQueryStart?.(context);
+    const started = observed ? performance.now() : 0;
     let client: pg.PoolClient | undefined;
     try {
       client = await node.pool.connect();
       const result = await client.query<R>(sql, params);
       client.release();
-      const durationMs = performance.now() - started;
-      hooks.onQueryEnd?.({ ...context, durationMs, rowCount: result.rowCount });
-      if (slowQueryMs !== undefined && durationMs >= slowQueryMs) {
-        logger.warn('slow query', { node: node.name, durationMs: Math.round(durationMs), sql: sql.replace(/\s+/g, ' ').slice(0, 200) });
+      if (context) {
+        const durationMs = performance.now() - started;
+        hooks.onQueryEnd?.({ ...context, durationMs, rowCount: result.rowCount });
+        if (slowQueryMs !== undefined && durationMs >= slowQueryMs) {
+          logger.warn('slow query', { node: node.name, durationMs: Math.round(durationMs), sql: sql.replace(/\s+/g, ' ').slice(0, 200) });
+        }
       }
       return result;
     } catch (error) {
       // A connection-class failure poisons the client: destroy it rather than return it to the pool.
       client?.release(isConnectionError(error) ? (error as Error) : undefined);
-      hooks.onQueryEnd?.({ ...context, durationMs: performance.now() - started, error });
+      if (context) hooks.onQueryEnd?.({ ...context, durationMs: performance.now() - started, error });
       if (isConnectionError(error)) setHealth(node, false, error);
       throw error;
     }
