@@ -32,6 +32,7 @@ interface ProxyFlags extends CommonOptions {
   maxLag?: string;
   maxClients?: string;
   drainTimeout?: string;
+  workers?: string;
   lease?: string;
   namespace?: string;
   vip?: string;
@@ -56,6 +57,7 @@ export function registerProxyCommand(program: Command): void {
     .option('--max-lag <size>', 'replicas further behind leave the read-only pool (default 16MB)')
     .option('--max-clients <n>', 'client connections beyond this are refused with SQLSTATE 53300 (default 1000)')
     .option('--drain-timeout <duration>', 'on SIGTERM, how long to wait for clients before closing them (default 30s)')
+    .option('--workers <n|auto>', 'data-plane threads sharing the listeners; auto: one per CPU, like HAProxy (default 1)')
     .option('--lease <name>', 'Kubernetes Lease for leader election among proxy replicas')
     .option('--namespace <ns>', 'namespace of the Lease (default "default")')
     .option('--vip <address/prefix>', 'floating address held by the leader, like 10.0.0.10/32')
@@ -78,6 +80,7 @@ async function proxyCommand(flags: ProxyFlags): Promise<number> {
     maxLag: flags.maxLag,
     maxClients: intFlag('max-clients', flags.maxClients),
     drainTimeout: durationFlag('drain-timeout', flags.drainTimeout),
+    workers: flags.workers === 'auto' ? ('auto' as const) : intFlag('workers', flags.workers),
     lease: flags.lease,
     namespace: flags.namespace,
     vip: flags.vip,

@@ -181,6 +181,8 @@ export const queueSchema = z.strictObject({
   endpoint: z.url().optional(),
 });
 
+const WORKERS_MESSAGE = 'must be a whole number from 1 to 64, or auto';
+
 export const proxySchema = z.strictObject({
   rwPort: port.default(5432),
   roPort: port.default(5433),
@@ -193,6 +195,15 @@ export const proxySchema = z.strictObject({
   connectTimeout: durationMs.default(3000),
   maxLag: sizeBytes.default(16 * 1024 * 1024),
   maxClients: z.coerce.number().int().min(1).default(1000),
+  /**
+   * Data-plane threads sharing the listeners (SO_REUSEPORT). 1 by default: the deployed task has a quarter of a
+   * vCPU. `auto`: one per CPU, as HAProxy's nbthread.
+   */
+  workers: z
+    .union([z.literal('auto'), z.coerce.number().int(WORKERS_MESSAGE).min(1, WORKERS_MESSAGE).max(64, WORKERS_MESSAGE)], {
+      error: WORKERS_MESSAGE,
+    })
+    .default(1),
   drainTimeout: durationMs.default(30_000),
   lease: z.string().min(1).optional(),
   namespace: z.string().min(1).default('default'),

@@ -1,5 +1,6 @@
 export type { AddressManager, CommandResult, CommandRunner, IpAddressManagerOptions } from './address.ts';
 export { createCommandRunner, createIpAddressManager } from './address.ts';
+export { pickLeastConnections } from './data-plane.ts';
 export { AddressCommandError, ProxyConfigError, ProxyError, ProxyListenError } from './errors.ts';
 export type { NodeHealth, NodeMonitor, NodeMonitorOptions } from './health.ts';
 export { createNodeMonitor } from './health.ts';
@@ -18,7 +19,7 @@ export type {
 } from './proxy.ts';
 export { createProxy } from './proxy.ts';
 export type { NodeObservation, RoutePlan, SplitBrain } from './router.ts';
-export { parseLsn, pickLeastConnections, planRoutes } from './router.ts';
+export { parseLsn, planRoutes } from './router.ts';
 export type { ProxyRunOptions } from './run.ts';
 export { startProxyFromConfig } from './run.ts';
 export type { DataPath } from './splice.ts';

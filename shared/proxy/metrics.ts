@@ -19,6 +19,8 @@ export interface MetricsSource {
     lagBytes: number | null;
   }>;
   refused(): Iterable<[listener: ListenerName, reason: string, count: number]>;
+  /** Clients routed since start by each data-plane thread (index = worker; 0 is the main thread). */
+  workers(): readonly number[];
   splitBrain(): number;
   leader(): boolean;
   failovers(): number;
@@ -79,6 +81,16 @@ export function createProxyMetrics(source: MetricsSource): ProxyMetrics {
         this.inc({ node: node.name, direction: 'in' }, node.bytesIn);
         this.inc({ node: node.name, direction: 'out' }, node.bytesOut);
       }
+    },
+  });
+  new Counter({
+    name: 'pgwarden_proxy_worker_connections_total',
+    help: 'Client connections routed since start, per data-plane thread (0 is the main thread): how evenly the kernel spreads them',
+    labelNames: ['worker'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [worker, routed] of source.workers().entries()) this.inc({ worker: String(worker) }, routed);
     },
   });
   new Gauge({

@@ -3,32 +3,23 @@
  * (least connections), health checks, fencing of a demoted primary's clients, graceful drain, the HTTP API and,
  * with a Lease elector, the floating address.
  */
-import { connect, createServer, isIP, Socket } from 'node:net';
+import { availableParallelism } from 'node:os';
+import type { Worker } from 'node:worker_threads';
 import type { ProxySettings } from '../config/index.ts';
 import { nodeAddress } from '../config/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { AddressManager } from './address.ts';
 import { createIpAddressManager } from './address.ts';
 import { createApiServer } from './api.ts';
-import { ProxyConfigError } from './errors.ts';
+import { attachCounters, createCounterBuffers } from './counters.ts';
+import { createDataPlane, type Routes } from './data-plane.ts';
+import { ProxyConfigError, ProxyListenError } from './errors.ts';
 import { createNodeMonitor, type NodeHealth, type NodeMonitor } from './health.ts';
-import { boundPort, listen } from './listen.ts';
 import { createProxyMetrics, type ListenerName, type ProxyMetrics } from './metrics.ts';
-import { type NodeObservation, pickLeastConnections, planRoutes, type RoutePlan, type SplitBrain } from './router.ts';
-import {
-  type BackendLink,
-  type ByteCounter,
-  connectBackend,
-  type DataPath,
-  defaultDataPath,
-  type RawLink,
-  socketFor,
-  spliceSockets,
-  spliceWithBackend,
-  takeOverConnections,
-  tuneClient,
-} from './splice.ts';
-import { REFUSAL_SQLSTATE, type RefusalReason, refuseClient } from './wire.ts';
+import { type NodeObservation, planRoutes, type RoutePlan, type SplitBrain } from './router.ts';
+import { type DataPath, defaultDataPath } from './splice.ts';
+import type { RefusalReason } from './wire.ts';
+import { type FromWorker, spawnProxyWorker, type ToWorker } from './worker.ts';
 
 /** Timers, injectable so tests and simulations control time. */
 export interface ProxyClock {
@@ -106,6 +97,8 @@ export interface ProxyState {
   readonly replicas: string[];
   readonly splitBrain: SplitBrain;
   readonly failovers: number;
+  /** Data-plane threads sharing the listeners (setting `workers`). */
+  readonly workers: number;
   readonly clients: { readonly active: number; readonly max: number };
   readonly nodes: NodeState[];
 }
@@ -126,13 +119,8 @@ export interface ProxyService {
   readonly ports: { readonly rw: number; readonly ro: number; readonly api: number };
 }
 
-/** One proxied client: closing it destroys both ends. */
-interface Connection {
-  readonly client: BackendLink;
-  readonly server: BackendLink;
-}
-
-interface NodeRuntime extends ByteCounter {
+interface NodeRuntime {
+  readonly index: number;
   readonly name: string;
   readonly host: string;
   readonly port: number;
@@ -140,92 +128,43 @@ interface NodeRuntime extends ByteCounter {
   health: NodeHealth | null;
   lastCheckAt: number | null;
   drained: boolean;
-  /** Open clients per listener: their counts are the active connections. */
-  readonly connections: Record<ListenerName, Set<Connection>>;
-  readonly total: Record<ListenerName, number>;
   timer: unknown;
   checking: boolean;
   /** A check was asked for while one ran: run again right after. */
   again: boolean;
 }
 
-const REFUSAL_MESSAGE: Record<RefusalReason, string> = {
-  too_many_clients: 'too many clients through pgwarden proxy',
-  no_primary: 'no primary available through pgwarden proxy',
-  split_brain: 'split brain: several primaries on the same timeline; pgwarden proxy refuses read-write connections',
-  no_target: 'no node available for read-only connections through pgwarden proxy',
-  backend_unreachable: 'pgwarden proxy could not connect to the database node',
-  shutting_down: 'pgwarden proxy is shutting down',
-};
-
-/** TCP keep-alive on client connections, so a vanished client's slot is freed. */
-const CLIENT_KEEPALIVE_MS = 30_000;
-
-interface ConnectDeadline {
-  /** Connected, failed or the client left: the deadline no longer matters. */
-  done: boolean;
-  expire(): void;
-}
-
-/** A backend connection through `net.connect`: for a node given by name (DNS on every connect), or the streams path. */
-function connectSocket(
-  target: { host: string; port: number },
-  on: { connected: (server: Socket) => void; failed: (error: string) => void },
-): Socket {
-  const server = connect({ host: target.host, port: target.port, noDelay: true, keepAlive: true });
-  // Paused, so net does not start reading on 'connect': the splice takes over the reads.
-  server.pause();
-  server.on('error', () => {});
-  server.once('connect', () => on.connected(server));
-  server.once('error', (error: NodeJS.ErrnoException) => on.failed(error.code ?? error.message));
-  server.once('close', () => on.failed('closed'));
-  return server;
+/** A data-plane worker thread as the control plane sees it. */
+interface WorkerHandle {
+  readonly thread: Worker;
+  /** Resolves when the thread has exited. */
+  readonly exited: Promise<void>;
 }
 
 /**
- * Backend connect timeouts on one timer: every connect gets the same timeout, so deadlines expire in the order
- * they were added and only the oldest pending one needs a timer. A `setTimeout`/`clearTimeout` per new client
- * (a timer-list insert and removal each) showed in the `pgbench -C` profile; this is an array push.
+ * Creates the proxy (nothing listens until `start()`).
+ *
+ * @example
+ * const proxy = createProxy({ nodes: [{ name: 'pg-0', url }, { name: 'pg-1', url: url1 }], settings: config.proxy, logger });
+ * await proxy.start();
+ * process.once('SIGTERM', () => proxy.drain());
  */
-function createDeadlineQueue(timeoutMs: number): { add(deadline: ConnectDeadline): void } {
-  let queue: Array<{ at: number; deadline: ConnectDeadline }> = [];
-  let head = 0;
-  let timer: NodeJS.Timeout | undefined;
-  const arm = () => {
-    while (head < queue.length && (queue[head] as { deadline: ConnectDeadline }).deadline.done) head++;
-    if (head === queue.length) {
-      queue = [];
-      head = 0;
-      timer = undefined;
-      return;
-    }
-    if (head > 1024) {
-      queue = queue.slice(head);
-      head = 0;
-    }
-    const next = queue[head] as { at: number };
-    // Unref'd: the pending connects keep the process alive, not their deadline.
-    timer = setTimeout(expire, Math.max(0, next.at - performance.now())).unref();
-  };
-  const expire = () => {
-    const now = performance.now();
-    while (head < queue.length) {
-      const entry = queue[head] as { at: number; deadline: ConnectDeadline };
-      if (!entry.deadline.done && entry.at > now) break;
-      head++;
-      if (!entry.deadline.done) {
-        entry.deadline.done = true;
-        entry.deadline.expire();
-      }
-    }
-    arm();
-  };
-  return {
-    add(deadline) {
-      queue.push({ at: performance.now() + timeoutMs, deadline });
-      if (timer === undefined) arm();
-    },
-  };
+/** Platforms where several sockets may bind one port with SO_REUSEPORT (Node's `reusePort`). */
+const REUSE_PORT_PLATFORMS: ReadonlySet<string> = new Set(['linux', 'freebsd']);
+
+/**
+ * Data-plane threads for `workers`: a number as given; `auto` one per CPU this process may run on (HAProxy's
+ * `nbthread` default), or one where the platform cannot share a port between threads.
+ */
+function dataThreads(workers: ProxySettings['workers']): number {
+  const shareable = REUSE_PORT_PLATFORMS.has(process.platform);
+  if (workers === 'auto') return shareable ? availableParallelism() : 1;
+  if (workers > 1 && !shareable) {
+    throw new ProxyConfigError(
+      `workers: ${workers} data-plane threads share the ports with SO_REUSEPORT, which ${process.platform} lacks; use 1`,
+    );
+  }
+  return workers;
 }
 
 /**
@@ -245,16 +184,14 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
   if (settings.vip && !settings.vipInterface && !options.addresses) {
     throw new ProxyConfigError(`vipInterface: required with vip ${settings.vip} (the interface that carries the address, like eth0)`);
   }
+  const threads = dataThreads(settings.workers);
   const seen = new Set<string>();
   let status: ProxyStatus = 'created';
   let plan: RoutePlan = planRoutes([], { maxLagBytes: settings.maxLag });
   let failovers = 0;
   let lastPrimary: string | null = null;
-  let rrCursor = 0;
   let leading = false;
   let fastMode = false;
-  const refused = new Map<string, number>();
-  const connectDeadlines = createDeadlineQueue(settings.connectTimeout);
 
   const checking = () => status === 'starting' || status === 'running' || status === 'draining';
 
@@ -268,11 +205,12 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     void runCheck(node);
   };
 
-  const nodes: NodeRuntime[] = options.nodes.map((node) => {
+  const nodes: NodeRuntime[] = options.nodes.map((node, index) => {
     if (seen.has(node.name)) throw new ProxyConfigError(`nodes: duplicate node name "${node.name}"`);
     seen.add(node.name);
     const { host, port } = nodeAddress(node);
     const runtime: NodeRuntime = {
+      index,
       name: node.name,
       host,
       port,
@@ -286,10 +224,6 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
       health: null,
       lastCheckAt: null,
       drained: false,
-      connections: { rw: new Set(), ro: new Set() },
-      total: { rw: 0, ro: 0 },
-      bytesIn: 0,
-      bytesOut: 0,
       timer: undefined,
       checking: false,
       again: false,
@@ -297,51 +231,90 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     return runtime;
   });
   const byName = new Map(nodes.map((n) => [n.name, n]));
+  const planeNodes = nodes.map(({ name, host, port }) => ({ name, host, port }));
+  const counters = attachCounters(createCounterBuffers(threads, nodes.length));
+  const workers: WorkerHandle[] = [];
 
-  const openConnections = (node: NodeRuntime) => node.connections.rw.size + node.connections.ro.size;
-  const activeClients = () => {
-    let count = 0;
-    for (const node of nodes) count += openConnections(node);
-    return count;
+  /** Set while `drain()` waits for the last client. */
+  let onIdle: (() => void) | undefined;
+  const checkIdle = () => {
+    if (onIdle && counters.clients() === 0) onIdle();
   };
+
+  const routesOf = (current: RoutePlan): Routes => ({
+    primary: current.primary === null ? null : (byName.get(current.primary) as NodeRuntime).index,
+    rwRefusal: current.rwRefusal ?? 'no_primary',
+    replicas: current.replicas.map((name) => (byName.get(name) as NodeRuntime).index),
+  });
+  let routes = routesOf(plan);
+
+  /** The main thread's own data plane (slot 0); with `workers` above 1, worker threads run the others. */
+  const plane = createDataPlane({
+    nodes: planeNodes,
+    slot: 0,
+    counters,
+    maxClients: settings.maxClients,
+    connectTimeout: settings.connectTimeout,
+    dataPath,
+    routes,
+    onRefused: (listener, reason, detail) => logger.debug('client refused', { listener, reason, ...detail }),
+    onBackendFailed: (index) => recheck(nodes[index] as NodeRuntime),
+    onIdle: checkIdle,
+  });
+
+  const broadcast = (message: ToWorker) => {
+    for (const worker of workers) worker.thread.postMessage(message);
+  };
+
+  /** Hands the plan's routes to every data plane (messages to a worker arrive in order, before any close). */
+  const publishRoutes = () => {
+    const next = routesOf(plan);
+    if (JSON.stringify(next) === JSON.stringify(routes)) return;
+    routes = next;
+    plane.setRoutes(routes);
+    broadcast({ type: 'routes', routes });
+  };
+
+  /** Closes a node's clients on every thread: its read-write ones, or all. */
+  const closeClients = (node: NodeRuntime, scope: ListenerName | 'all') => {
+    plane.closeNode(node.index, scope);
+    broadcast({ type: 'close', node: node.index, scope });
+  };
+
+  const openConnections = (node: NodeRuntime) => counters.open(node.index, 'rw') + counters.open(node.index, 'ro');
 
   const metrics = createProxyMetrics({
     nodes: () =>
       nodes.map((n) => ({
         name: n.name,
-        active: { rw: n.connections.rw.size, ro: n.connections.ro.size },
-        total: n.total,
-        bytesIn: n.bytesIn,
-        bytesOut: n.bytesOut,
+        active: { rw: counters.open(n.index, 'rw'), ro: counters.open(n.index, 'ro') },
+        total: { rw: counters.total(n.index, 'rw'), ro: counters.total(n.index, 'ro') },
+        bytesIn: counters.bytesIn(n.index),
+        bytesOut: counters.bytesOut(n.index),
         up: n.health?.ok === true,
         lagBytes: plan.lag[n.name] ?? null,
       })),
-    refused: () => [...refused].map(([key, count]) => [...(key.split('/') as [ListenerName, string]), count]),
+    refused: () => counters.refusals(),
+    workers: () => Array.from({ length: threads }, (_, slot) => counters.routedBy(slot)),
     splitBrain: () => (plan.splitBrain.kind === 'none' ? 0 : plan.splitBrain.kind === 'resolved' ? 1 : 2),
     leader: () => leading,
     failovers: () => failovers,
   });
 
-  const closeConnection = (connection: Connection) => {
-    connection.client.destroy();
-    connection.server.destroy();
-  };
-
   /** Read-write connections may only stay on the current primary; with split brain unresolved, on none. */
   const enforceFencing = () => {
     for (const node of nodes) {
-      const rw = node.connections.rw;
-      if (rw.size === 0) continue;
+      const open = counters.open(node.index, 'rw');
+      if (open === 0) continue;
       const fence =
         plan.primary !== null
           ? node.name !== plan.primary
           : plan.splitBrain.kind === 'unresolved' || node.drained || node.health?.recovery === true;
       if (!fence) continue;
-      const closed = rw.size;
-      for (const connection of rw) closeConnection(connection);
+      closeClients(node, 'rw');
       logger.warn('fenced read-write clients of a node that is no longer the primary', {
         node: node.name,
-        clients: closed,
+        clients: open,
         primary: plan.primary,
       });
     }
@@ -364,6 +337,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     }));
     const previous = plan;
     plan = planRoutes(observations, { maxLagBytes: settings.maxLag });
+    publishRoutes();
     if (plan.primary !== null && lastPrimary !== null && plan.primary !== lastPrimary) {
       failovers++;
       logger.warn('primary changed', { from: lastPrimary, to: plan.primary });
@@ -418,106 +392,6 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     node.timer = clock.setTimeout(() => void runCheck(node), nextDelay());
   };
 
-  /** Answers a client with the reason's error; a bare client gets a `net.Socket` for it (see `socketFor`). */
-  const refuse = (listener: ListenerName, client: Socket | RawLink, reason: RefusalReason, detail?: Record<string, unknown>) => {
-    const key = `${listener}/${reason}`;
-    refused.set(key, (refused.get(key) ?? 0) + 1);
-    logger.debug('client refused', { listener, reason, ...detail });
-    const socket = client instanceof Socket ? client : socketFor(client);
-    refuseClient(socket, REFUSAL_SQLSTATE[reason], REFUSAL_MESSAGE[reason], settings.connectTimeout);
-  };
-
-  const targetFor = (listener: ListenerName): NodeRuntime | RefusalReason => {
-    if (listener === 'rw') {
-      return plan.primary !== null ? (byName.get(plan.primary) as NodeRuntime) : (plan.rwRefusal ?? 'no_primary');
-    }
-    const cursor = rrCursor++;
-    const name = pickLeastConnections(plan.replicas, (n) => openConnections(byName.get(n) as NodeRuntime), cursor);
-    if (name !== null) return byName.get(name) as NodeRuntime;
-    return plan.primary !== null ? (byName.get(plan.primary) as NodeRuntime) : 'no_target';
-  };
-
-  /** The node a new client on `listener` goes to, or why it is turned away. */
-  const admit = (listener: ListenerName): NodeRuntime | RefusalReason => {
-    if (status !== 'running') return 'shutting_down';
-    if (activeClients() >= settings.maxClients) return 'too_many_clients';
-    return targetFor(listener);
-  };
-
-  /** A new client: a `net.Socket` (streams path, or a listener net still owns) or a bare handle (takeOverConnections). */
-  const onClient = (listener: ListenerName, accepted: Socket | RawLink) => {
-    let client = accepted;
-    if (client instanceof Socket) client.on('error', () => {});
-    else tuneClient(client, CLIENT_KEEPALIVE_MS);
-    const target = admit(listener);
-    if (typeof target === 'string') {
-      const detail = target === 'too_many_clients' ? { max: settings.maxClients } : undefined;
-      refuse(listener, client, target, detail);
-      return;
-    }
-    let connected = false;
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      target.connections[listener].delete(connection);
-      if (onIdle && activeClients() === 0) onIdle();
-    };
-    /** The client left, or its backend never connected: stop waiting and free the slot. */
-    const abandon = () => {
-      deadline.done = true;
-      backend.destroy();
-      release();
-    };
-    const fail = (error: string) => {
-      if (connected || released) return;
-      abandon();
-      const open = client instanceof Socket ? !client.destroyed : !client.closing;
-      if (open) refuse(listener, client, 'backend_unreachable', { node: target.name, error });
-      recheck(target);
-    };
-    const deadline: ConnectDeadline = { done: false, expire: () => fail('connect timeout') };
-    const raw: RawLink | null =
-      dataPath === 'handles'
-        ? connectBackend(target.host, target.port, (error) => {
-            if (error !== null) return fail(error);
-            if (released) return;
-            connected = true;
-            deadline.done = true;
-            spliceWithBackend(client, raw as RawLink, target, release);
-          })
-        : null;
-    // Only a node given by name gets here with a bare client: net.connect resolves it, and the splice takes Sockets.
-    if (!raw && !(client instanceof Socket)) client = socketFor(client);
-    const backend: BackendLink =
-      raw ??
-      connectSocket(target, {
-        connected: (server) => {
-          connected = true;
-          deadline.done = true;
-          spliceSockets(client as Socket, server, target, release, dataPath);
-        },
-        failed: fail,
-      });
-    const connection: Connection = { client, server: backend };
-    target.connections[listener].add(connection);
-    target.total[listener]++;
-    connectDeadlines.add(deadline);
-    const gone = () => {
-      if (!connected) abandon();
-    };
-    if (client instanceof Socket) {
-      client.once('close', gone);
-      client.setKeepAlive(true, CLIENT_KEEPALIVE_MS);
-    } else {
-      client.onClosed = gone;
-    }
-  };
-
-  let onIdle: (() => void) | undefined;
-  const rwServer = createServer({ pauseOnConnect: true, noDelay: true }, (socket) => onClient('rw', socket));
-  const roServer = createServer({ pauseOnConnect: true, noDelay: true }, (socket) => onClient('ro', socket));
-
   const ports = { rw: 0, ro: 0, api: 0 };
 
   const state = (): ProxyState => ({
@@ -528,7 +402,8 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     replicas: [...plan.replicas],
     splitBrain: plan.splitBrain,
     failovers,
-    clients: { active: activeClients(), max: settings.maxClients },
+    workers: threads,
+    clients: { active: counters.clients(), max: settings.maxClients },
     nodes: nodes.map((n) => ({
       name: n.name,
       host: n.host,
@@ -539,10 +414,10 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
       timeline: n.health?.timeline ?? null,
       lagBytes: plan.lag[n.name] ?? null,
       routing: { rw: plan.primary === n.name, ro: plan.replicas.includes(n.name) },
-      connections: { rw: n.connections.rw.size, ro: n.connections.ro.size },
-      connectionsTotal: { ...n.total },
-      bytesIn: n.bytesIn,
-      bytesOut: n.bytesOut,
+      connections: { rw: counters.open(n.index, 'rw'), ro: counters.open(n.index, 'ro') },
+      connectionsTotal: { rw: counters.total(n.index, 'rw'), ro: counters.total(n.index, 'ro') },
+      bytesIn: counters.bytesIn(n.index),
+      bytesOut: counters.bytesOut(n.index),
       lastCheckMs: n.health ? Math.round(n.health.latencyMs * 10) / 10 : null,
       lastCheckAt: n.lastCheckAt === null ? null : new Date(n.lastCheckAt).toISOString(),
       error: n.health?.error ?? null,
@@ -554,7 +429,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     if (!node) return false;
     node.drained = true;
     const clients = openConnections(node);
-    for (const connection of [...node.connections.rw, ...node.connections.ro]) closeConnection(connection);
+    closeClients(node, 'all');
     logger.warn('node drained: out of routing, clients closed', { node: name, clients });
     replan();
     return true;
@@ -607,15 +482,72 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
   };
   const elector = options.elector?.({ onStartedLeading, onStoppedLeading });
 
+  /** Starts the worker threads' data planes on the ports the main thread bound; resolves once all listen. */
+  const startWorkers = async (bound: { rw: number; ro: number }) => {
+    const starting: Array<Promise<void>> = [];
+    for (let slot = 1; slot < threads; slot++) {
+      const thread = spawnProxyWorker({
+        slot,
+        nodes: planeNodes,
+        counters: counters.buffers,
+        maxClients: settings.maxClients,
+        connectTimeout: settings.connectTimeout,
+        dataPath,
+        routes,
+        listenHost: settings.listenHost,
+        ports: bound,
+      });
+      const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
+      workers.push({ thread, exited });
+      starting.push(
+        new Promise<void>((resolve, reject) => {
+          const failed = (message: string) => reject(new ProxyListenError(`data-plane worker ${slot}: ${message}`, bound.rw));
+          thread.on('error', (error) => {
+            logger.error('data-plane worker failed', { worker: slot, error });
+            failed(error.message);
+          });
+          thread.once('exit', (code) => {
+            if (status === 'running' || status === 'draining') {
+              logger.error('data-plane worker exited; restart the proxy to serve on every thread again', { worker: slot, code });
+            }
+            failed(`exited with code ${code} before it listened`);
+          });
+          thread.on('message', (message: FromWorker) => {
+            if (message.type === 'ready') resolve();
+            else if (message.type === 'failed') failed(message.message);
+            else if (message.type === 'recheck') recheck(nodes[message.node] as NodeRuntime);
+            else if (message.type === 'idle') checkIdle();
+          });
+        }),
+      );
+    }
+    await Promise.all(starting);
+  };
+
+  /** Asks every worker to close its listeners and clients; ends a worker that has not exited within a second. */
+  const stopWorkers = async () => {
+    broadcast({ type: 'stop' });
+    await Promise.all(
+      workers.map(async (worker) => {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<void>((resolve) => {
+          timer = setTimeout(() => resolve(void worker.thread.terminate()), 1000);
+        });
+        await Promise.race([worker.exited, late]);
+        clearTimeout(timer);
+      }),
+    );
+  };
+
   let stopping: Promise<void> | undefined;
 
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       status = 'stopped';
       for (const node of nodes) clock.clearTimeout(node.timer);
-      rwServer.close();
-      roServer.close();
-      for (const node of nodes) for (const connection of [...node.connections.rw, ...node.connections.ro]) closeConnection(connection);
+      plane.stopAccepting();
+      plane.closeAll();
+      await stopWorkers();
       if (elector) await elector.stop();
       if (leading) onStoppedLeading();
       await addressQueue;
@@ -639,21 +571,15 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
       // A first round of checks before anything listens, so the first client does not meet "no primary".
       await Promise.all(nodes.map((n) => runCheck(n)));
       try {
-        await listen(rwServer, settings.rwPort, settings.listenHost, 'read-write listener');
-        await listen(roServer, settings.roPort, settings.listenHost, 'read-only listener');
+        const bound = await plane.listen(settings.listenHost, { rw: settings.rwPort, ro: settings.roPort }, threads > 1);
+        ports.rw = bound.rw;
+        ports.ro = bound.ro;
+        await startWorkers(bound);
         await api.listen(settings.apiPort, settings.apiHost);
       } catch (error) {
         await stop();
         throw error;
       }
-      // Accepted clients as bare handles (see takeOverConnections); a node given by name needs net.connect's
-      // Sockets on both ends, so then net keeps building client Sockets.
-      if (dataPath === 'handles' && nodes.every((n) => isIP(n.host) !== 0)) {
-        takeOverConnections(rwServer, (client) => onClient('rw', client));
-        takeOverConnections(roServer, (client) => onClient('ro', client));
-      }
-      ports.rw = boundPort(rwServer);
-      ports.ro = boundPort(roServer);
       ports.api = api.port();
       status = 'running';
       if (elector) elector.start();
@@ -662,6 +588,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
         rw: `${settings.listenHost}:${ports.rw}`,
         ro: `${settings.listenHost}:${ports.ro}`,
         api: `${settings.apiHost}:${ports.api}`,
+        workers: threads,
         primary: plan.primary,
         replicas: plan.replicas.join(','),
       });
@@ -669,13 +596,13 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     async drain() {
       if (status !== 'running') return stop();
       status = 'draining';
-      rwServer.close();
-      roServer.close();
-      logger.info('draining: not accepting new clients', { clients: activeClients(), timeoutMs: settings.drainTimeout });
-      if (activeClients() > 0) {
+      plane.stopAccepting();
+      broadcast({ type: 'drain' });
+      logger.info('draining: not accepting new clients', { clients: counters.clients(), timeoutMs: settings.drainTimeout });
+      if (counters.clients() > 0) {
         await new Promise<void>((resolve) => {
           const timer = clock.setTimeout(() => {
-            logger.warn('drain timeout: closing the remaining clients', { clients: activeClients() });
+            logger.warn('drain timeout: closing the remaining clients', { clients: counters.clients() });
             resolve();
           }, settings.drainTimeout);
           onIdle = () => {

@@ -86,23 +86,3 @@ export function planRoutes(nodes: readonly NodeObservation[], options: { maxLagB
   }
   return { primary: primary && !primary.drained ? primary.name : null, rwRefusal, replicas, lag, splitBrain };
 }
-
-/**
- * Least connections with a round-robin tie-break: the candidate with the fewest active connections; among equals,
- * the first at or after `cursor` (the caller advances it), so an idle pool still spreads evenly.
- */
-export function pickLeastConnections(candidates: readonly string[], active: (name: string) => number, cursor: number): string | null {
-  const count = candidates.length;
-  if (count === 0) return null;
-  let best: string | null = null;
-  let bestActive = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < count; i++) {
-    const name = candidates[(cursor + i) % count] as string;
-    const n = active(name);
-    if (n < bestActive) {
-      best = name;
-      bestActive = n;
-    }
-  }
-  return best;
-}

@@ -142,6 +142,19 @@ describe('loadConfig', () => {
   });
 });
 
+describe('proxy workers', () => {
+  it('takes a thread count or auto, and names the choices otherwise', () => {
+    expect(loadConfig({ env: {} }).proxy.workers).toBe(1);
+    expect(loadConfig({ env: { PGWARDEN_PROXY_WORKERS: '2' } }).proxy.workers).toBe(2);
+    expect(loadConfig({ env: { PGWARDEN_PROXY_WORKERS: 'auto' } }).proxy.workers).toBe('auto');
+    for (const value of ['0', 'many', '1.5']) {
+      expect(problems(() => loadConfig({ env: { PGWARDEN_PROXY_WORKERS: value } }))).toEqual([
+        'proxy.workers: must be a whole number from 1 to 64, or auto',
+      ]);
+    }
+  });
+});
+
 describe('units and node arguments', () => {
   it('parses durations and sizes the way the CLI writes them', () => {
     expect([parseDuration('500ms'), parseDuration('30s'), parseDuration('10m'), parseDuration('1h')]).toEqual([
