@@ -1,26 +1,33 @@
 /**
  * The HA proxy against the C peer it replaces: pgbench select-only (`-S`, 16 clients, 2 threads) direct to the
- * primary, through pgwarden's proxy (TCP-handle data path, and the portable streams path for comparison), and
- * through HAProxy 2.6 in TCP mode, arms interleaved in rounds so the machine's noise hits every arm alike. Then
- * the same with a new connection per transaction (`-C`). Then failover: from `pg_promote()` returning on the new
- * primary (old one stopped) to the first successful write through the read-write port, median of 5.
+ * primary, through pgwarden's proxy and through HAProxy 2.6 in TCP mode, each in a process of its own as
+ * deployed (`pgwarden proxy`, `haproxy -f`), arms interleaved in short rounds so the machine's noise hits every
+ * arm alike. Then the same with a new connection per transaction (`-C`).
  *
- * `PGWARDEN_BENCH_SECONDS` sets the seconds per arm (default 30, split into 3 rounds). Needs Debian `pgbench`
+ * The target compares the two at their defaults for a machine like this one: HAProxy runs one thread per CPU
+ * (nbthread), so the proxy runs `--workers auto`, one data-plane thread per CPU. Both again at one thread each,
+ * for the per-thread comparison. Then failover: from `pg_promote()` returning on the new primary (old one stopped)
+ * to the first successful write through the read-write port, median of 5.
+ *
+ * `PGWARDEN_BENCH_SECONDS` sets the seconds per arm (default 30, in rounds of about 5 s). Needs Debian `pgbench`
  * on the PATH; installs `haproxy` with apt-get when missing. Loopback only.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { configSchema } from '../shared/config/index.ts';
 import { type EmbeddedCluster, freePort, startEmbeddedCluster } from '../shared/embedded/index.ts';
 import { silentLogger } from '../shared/log/index.ts';
-import { createProxy, type DataPath, type ProxyService } from '../shared/proxy/index.ts';
+import { createProxy, type ProxyService } from '../shared/proxy/index.ts';
 import type { BenchRow } from './run.ts';
 
 const SECONDS = Number(process.env.PGWARDEN_BENCH_SECONDS ?? 30);
-const ROUNDS = 3;
+/** Short rounds: the machine's speed drifts over tens of seconds, and every arm should see the same drift. */
+const ROUNDS = Math.max(3, Math.round(SECONDS / 5));
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 function has(program: string): boolean {
   try {
@@ -36,13 +43,34 @@ function ensureHaproxy(): void {
   execFileSync('apt-get', ['install', '-y', 'haproxy'], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
 }
 
-async function startHaproxy(port: number, backendPort: number): Promise<ChildProcess> {
-  const file = path.join(tmpdir(), `pgwarden-bench-haproxy-${process.pid}.cfg`);
+/** Resolves once something answers the Postgres protocol on `port` (a refusal counts: it listens). */
+async function waitForListener(port: number, child: ChildProcess, what: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode} before it listened`);
+    const up = await new Promise<boolean>((resolve) => {
+      const probe = new pg.Client({ host: '127.0.0.1', port, user: 'nobody', password: 'x', database: 'x', connectionTimeoutMillis: 500 });
+      probe.on('error', () => {});
+      probe.connect().then(
+        () => resolve(true),
+        (error: { code?: string }) => resolve(error.code !== 'ECONNREFUSED'),
+      );
+    });
+    if (up) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`${what} did not start listening`);
+}
+
+/** HAProxy in TCP mode in front of `backendPort`; `threads` sets nbthread (default: HAProxy's, one per CPU). */
+async function startHaproxy(port: number, backendPort: number, threads?: number): Promise<ChildProcess> {
+  const file = path.join(tmpdir(), `pgwarden-bench-haproxy-${process.pid}-${port}.cfg`);
   writeFileSync(
     file,
     [
       'global',
       '  maxconn 4096',
+      ...(threads === undefined ? [] : [`  nbthread ${threads}`]),
       'defaults',
       '  mode tcp',
       '  timeout connect 3s',
@@ -55,25 +83,41 @@ async function startHaproxy(port: number, backendPort: number): Promise<ChildPro
     ].join('\n'),
   );
   const child = spawn('haproxy', ['-f', file, '-db'], { stdio: 'ignore' });
-  // HAProxy has read its configuration once it listens or exits; the file is not needed after that.
-  child.once('exit', () => rmSync(file, { force: true }));
-  for (let i = 0; i < 100; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const probe = new pg.Client({ host: '127.0.0.1', port, user: 'nobody', password: 'x', database: 'x', connectionTimeoutMillis: 500 });
-      probe.on('error', () => {});
-      probe.connect().then(
-        () => resolve(true),
-        (error: { code?: string }) => resolve(error.code !== 'ECONNREFUSED'),
-      );
-    });
-    if (up) {
-      rmSync(file, { force: true });
-      return child;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  try {
+    await waitForListener(port, child, 'haproxy');
+  } finally {
+    // HAProxy has read its configuration once it listens or exits.
+    rmSync(file, { force: true });
   }
-  child.kill('SIGKILL');
-  throw new Error('haproxy did not start listening');
+  return child;
+}
+
+/** `pgwarden proxy` in its own process, as deployed, in front of the cluster's nodes. */
+async function startProxyProcess(cluster: EmbeddedCluster, workers: string): Promise<{ child: ChildProcess; port: number }> {
+  const port = await freePort();
+  const child = spawn(
+    path.join(ROOT, 'node_modules', '.bin', 'node'),
+    [
+      path.join(ROOT, 'bin', 'pgwarden.ts'),
+      'proxy',
+      ...cluster.nodes.flatMap((node) => ['--url', `${node.name}=${cluster.url(node)}`]),
+      '--rw-port',
+      String(port),
+      '--ro-port',
+      String(await freePort()),
+      '--api-port',
+      String(await freePort()),
+      '--listen-host',
+      '127.0.0.1',
+      '--max-clients',
+      '4096',
+      '--workers',
+      workers,
+    ],
+    { stdio: 'ignore', env: { ...process.env, PGWARDEN_LOG_LEVEL: 'warn' } },
+  );
+  await waitForListener(port, child, 'pgwarden proxy');
+  return { child, port };
 }
 
 /** CPU seconds used so far by a process (utime + stime from /proc). */
@@ -162,7 +206,7 @@ async function throughput(
   return totals;
 }
 
-function proxyFor(cluster: EmbeddedCluster, dataPath: DataPath, ports: { rw: number; ro: number }): ProxyService {
+function proxyFor(cluster: EmbeddedCluster, ports: { rw: number; ro: number }): ProxyService {
   return createProxy({
     nodes: cluster.nodes.map((node) => ({ name: node.name, url: cluster.url(node) })),
     settings: {
@@ -174,7 +218,6 @@ function proxyFor(cluster: EmbeddedCluster, dataPath: DataPath, ports: { rw: num
       maxClients: 4096,
     },
     logger: silentLogger,
-    dataPath,
   });
 }
 
@@ -229,26 +272,24 @@ export default {
         env: { ...process.env, PGPASSWORD: cluster.password },
         stdio: 'ignore',
       });
+      const cpuOf = (child: ChildProcess) => () => processCpuSeconds(child.pid as number);
       const haproxyPort = await freePort();
       const haproxy = await startHaproxy(haproxyPort, primary.port);
       children.push(haproxy);
-      const handles = proxyFor(cluster, 'handles', { rw: await freePort(), ro: await freePort() });
-      const streams = proxyFor(cluster, 'streams', { rw: await freePort(), ro: await freePort() });
-      proxies.push(handles, streams);
-      await handles.start();
-      await streams.start();
-      // Both proxies run in this process and take turns (only one arm runs at a time), so this process's CPU
-      // time during an arm is that proxy's.
-      const ownCpu = () => {
-        const usage = process.cpuUsage();
-        return (usage.user + usage.system) / 1e6;
-      };
-      const haproxyCpu = () => processCpuSeconds(haproxy.pid as number);
+      const haproxyOnePort = await freePort();
+      const haproxyOne = await startHaproxy(haproxyOnePort, primary.port, 1);
+      children.push(haproxyOne);
+      const proxy = await startProxyProcess(cluster, 'auto');
+      children.push(proxy.child);
+      const proxyOne = await startProxyProcess(cluster, '1');
+      children.push(proxyOne.child);
+      const threads = availableParallelism();
       const arms = [
         { name: 'direct', port: primary.port },
-        { name: 'proxy', port: handles.ports.rw, cpu: ownCpu },
-        { name: 'proxy-streams', port: streams.ports.rw, cpu: ownCpu },
-        { name: 'haproxy', port: haproxyPort, cpu: haproxyCpu },
+        { name: 'proxy', port: proxy.port, cpu: cpuOf(proxy.child) },
+        { name: 'haproxy', port: haproxyPort, cpu: cpuOf(haproxy) },
+        { name: 'proxy-1', port: proxyOne.port, cpu: cpuOf(proxyOne.child) },
+        { name: 'haproxy-1', port: haproxyOnePort, cpu: cpuOf(haproxyOne) },
       ];
       const rows: BenchRow[] = [];
       for (const [label, extra] of [
@@ -264,17 +305,19 @@ export default {
           const t = totals.get(name) as ArmTotals;
           return (t.cpuSeconds / t.transactions) * 1e6;
         };
+        const cpuNote = (ours: string, theirs: string) =>
+          `CPU per transaction: proxy ${cpuPerTx(ours).toFixed(1)} µs, HAProxy ${cpuPerTx(theirs).toFixed(1)} µs`;
         rows.push(
           { metric: `${label}: direct`, value: Math.round(tps('direct')), unit: 'tps' },
           {
-            metric: `${label}: proxy vs HAProxy`,
+            metric: `${label}: proxy vs HAProxy, ${threads} threads each (defaults: --workers auto, nbthread)`,
             value: Math.round(tps('proxy')),
             unit: 'tps',
             baseline: Math.round(tps('haproxy')),
             ratio: tps('proxy') / tps('haproxy'),
             target: '>= 1.0',
             pass: tps('proxy') / tps('haproxy') >= 1,
-            note: `CPU per transaction: proxy ${cpuPerTx('proxy').toFixed(1)} µs, HAProxy ${cpuPerTx('haproxy').toFixed(1)} µs`,
+            note: cpuNote('proxy', 'haproxy'),
           },
           {
             metric: `${label}: proxy vs direct`,
@@ -284,16 +327,19 @@ export default {
             ratio: tps('proxy') / tps('direct'),
           },
           {
-            metric: `${label}: proxy (streams data path) vs HAProxy`,
-            value: Math.round(tps('proxy-streams')),
+            metric: `${label}: proxy vs HAProxy, one thread each (--workers 1, nbthread 1)`,
+            value: Math.round(tps('proxy-1')),
             unit: 'tps',
-            baseline: Math.round(tps('haproxy')),
-            ratio: tps('proxy-streams') / tps('haproxy'),
-            note: `CPU per transaction ${cpuPerTx('proxy-streams').toFixed(1)} µs; for comparison with the default TCP-handle path`,
+            baseline: Math.round(tps('haproxy-1')),
+            ratio: tps('proxy-1') / tps('haproxy-1'),
+            note: cpuNote('proxy-1', 'haproxy-1'),
           },
         );
       }
-      await streams.stop();
+      for (const child of children.splice(0)) child.kill('SIGTERM');
+      const handles = proxyFor(cluster, { rw: await freePort(), ro: await freePort() });
+      proxies.push(handles);
+      await handles.start();
       const setup = new pg.Client(cluster.url(primary));
       await setup.connect();
       await setup.query('create table if not exists failover_probe (id bigserial primary key, at timestamptz default now())');
