@@ -4,9 +4,9 @@
  * deployed (`pgwarden proxy`, `haproxy -f`), arms interleaved in short rounds so the machine's noise hits every
  * arm alike. Then the same with a new connection per transaction (`-C`).
  *
- * The target compares the two at their defaults for a machine like this one: HAProxy runs one thread per CPU
- * (nbthread), so the proxy runs `--workers auto`, one data-plane thread per CPU. Both again at one thread each,
- * for the per-thread comparison. Then failover: from `pg_promote()` returning on the new primary (old one stopped)
+ * The target compares the two at their defaults: the proxy's one data-plane thread against HAProxy's one thread
+ * per CPU (nbthread). Two more pairs for the record: one thread each, and one thread per CPU each (`--workers
+ * auto`). Then failover: from `pg_promote()` returning on the new primary (old one stopped)
  * to the first successful write through the read-write port, median of 5.
  *
  * `PGWARDEN_BENCH_SECONDS` sets the seconds per arm (default 30, in rounds of about 5 s). Needs Debian `pgbench`
@@ -305,35 +305,27 @@ export default {
           const t = totals.get(name) as ArmTotals;
           return (t.cpuSeconds / t.transactions) * 1e6;
         };
-        const cpuNote = (ours: string, theirs: string) =>
-          `CPU per transaction: proxy ${cpuPerTx(ours).toFixed(1)} µs, HAProxy ${cpuPerTx(theirs).toFixed(1)} µs`;
+        const versus = (metric: string, ours: string, theirs: string, target?: boolean): BenchRow => ({
+          metric: `${label}: ${metric}`,
+          value: Math.round(tps(ours)),
+          unit: 'tps',
+          baseline: Math.round(tps(theirs)),
+          ratio: tps(ours) / tps(theirs),
+          ...(target ? { target: '>= 1.0', pass: tps(ours) / tps(theirs) >= 1 } : {}),
+          note: `CPU per transaction: proxy ${cpuPerTx(ours).toFixed(1)} µs, HAProxy ${cpuPerTx(theirs).toFixed(1)} µs`,
+        });
         rows.push(
           { metric: `${label}: direct`, value: Math.round(tps('direct')), unit: 'tps' },
-          {
-            metric: `${label}: proxy vs HAProxy, ${threads} threads each (defaults: --workers auto, nbthread)`,
-            value: Math.round(tps('proxy')),
-            unit: 'tps',
-            baseline: Math.round(tps('haproxy')),
-            ratio: tps('proxy') / tps('haproxy'),
-            target: '>= 1.0',
-            pass: tps('proxy') / tps('haproxy') >= 1,
-            note: cpuNote('proxy', 'haproxy'),
-          },
+          versus(`proxy vs HAProxy, each at its defaults (1 thread; nbthread ${threads})`, 'proxy-1', 'haproxy', true),
           {
             metric: `${label}: proxy vs direct`,
-            value: Math.round(tps('proxy')),
-            unit: 'tps',
-            baseline: Math.round(tps('direct')),
-            ratio: tps('proxy') / tps('direct'),
-          },
-          {
-            metric: `${label}: proxy vs HAProxy, one thread each (--workers 1, nbthread 1)`,
             value: Math.round(tps('proxy-1')),
             unit: 'tps',
-            baseline: Math.round(tps('haproxy-1')),
-            ratio: tps('proxy-1') / tps('haproxy-1'),
-            note: cpuNote('proxy-1', 'haproxy-1'),
+            baseline: Math.round(tps('direct')),
+            ratio: tps('proxy-1') / tps('direct'),
           },
+          versus('proxy vs HAProxy, one thread each (--workers 1, nbthread 1)', 'proxy-1', 'haproxy-1'),
+          versus(`proxy vs HAProxy, ${threads} threads each (--workers auto, nbthread ${threads})`, 'proxy', 'haproxy'),
         );
       }
       for (const child of children.splice(0)) child.kill('SIGTERM');
