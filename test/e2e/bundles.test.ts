@@ -1,16 +1,19 @@
 /**
  * What Lambda runs: every function bundle that `npm run build` makes is imported in a fresh Node process (as a
  * cold start does, with its configuration in SST_RESOURCE_* variables the way linked secrets arrive) and its
- * handler answers a sample event of its AWS type, against the real harness cluster.
+ * handler answers a sample event of its AWS type, against the real harness cluster. The proxy's bundle runs as
+ * its container does.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { ScheduledEvent, SQSEvent } from 'aws-lambda';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBundles } from '../../infra/build.ts';
+import { freePort } from '../../shared/embedded/index.ts';
 import { startTestCluster, type TestCluster } from '../harness/cluster.ts';
 import { type SlackFake, startSlackFake } from '../harness/fakes/slack.ts';
 
@@ -116,5 +119,50 @@ describe('function bundles', () => {
     const bad = sqsEvent(['not json', JSON.stringify({ v: 1, deliveryId: 'nope' })]);
     expect(await invokeBundle('send-slack', bad)).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-0' }, { itemIdentifier: 'm-1' }] });
     expect(await invokeBundle('send-loki', sqsEvent(['{}']))).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-0' }] });
+  });
+
+  it('ha-proxy runs with two data-plane threads (its worker threads load the same bundle), routes, and drains on SIGTERM', async () => {
+    const rwPort = await freePort();
+    const child = spawn(NODE, [path.join(outdir, 'ha-proxy', 'index.mjs')], {
+      env: {
+        ...env,
+        PGWARDEN_LOG_LEVEL: 'info',
+        PGWARDEN_PROXY_WORKERS: '2',
+        PGWARDEN_PROXY_RW_PORT: String(rwPort),
+        PGWARDEN_PROXY_RO_PORT: String(await freePort()),
+        PGWARDEN_PROXY_API_PORT: String(await freePort()),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      for (let i = 0; i < 200 && !output.includes('proxy running'); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(output).toMatch(/msg="proxy running".* workers=2/);
+      const clients = Array.from(
+        { length: 8 },
+        () => new pg.Client({ host: '127.0.0.1', port: rwPort, user: cluster.user, password: cluster.password, database: 'postgres' }),
+      );
+      await Promise.all(clients.map((client) => client.connect()));
+      const ports = await Promise.all(
+        clients.map(async (client) => (await client.query('select inet_server_port() as port')).rows[0]?.port),
+      );
+      expect(ports).toEqual(Array(8).fill(cluster.primary().port));
+      await Promise.all(clients.map((client) => client.end()));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      // The container started once: a worker thread loading the bundle did not start a second proxy.
+      expect(output.match(/msg="proxy running"/g)).toHaveLength(1);
+      expect(output.match(/msg="primary found"/g)).toHaveLength(1);
+      expect(output).not.toMatch(/level=error|cannot start/);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });
