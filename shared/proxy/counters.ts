@@ -10,7 +10,7 @@
 import type { ListenerName } from './metrics.ts';
 import type { RefusalReason } from './wire.ts';
 
-export const REFUSAL_REASONS: readonly RefusalReason[] = [
+const REFUSAL_REASONS: readonly RefusalReason[] = [
   'too_many_clients',
   'no_primary',
   'split_brain',

@@ -66,8 +66,8 @@ export interface DataPlane {
   listen(host: string, ports: { rw: number; ro: number }, reusePort: boolean): Promise<{ rw: number; ro: number }>;
   /** Stops accepting; clients already routed stay. New clients still in flight are refused as shutting down. */
   stopAccepting(): void;
-  /** Closes this plane's clients of a node: its read-write ones, or all. Returns how many. */
-  closeNode(node: number, scope: ListenerName | 'all'): number;
+  /** Closes this plane's clients of a node: its read-write ones, or all. */
+  closeNode(node: number, scope: ListenerName | 'all'): void;
   closeAll(): void;
   /** Clients open through this plane. */
   open(): number;
@@ -294,9 +294,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   };
 
   const closeSet = (set: Set<Connection>) => {
-    const count = set.size;
     for (const connection of [...set]) closeConnection(connection);
-    return count;
   };
 
   return {
@@ -326,9 +324,9 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
     },
     closeNode(node, scope) {
       const sets = connections[node];
-      if (!sets) return 0;
-      if (scope === 'all') return closeSet(sets.rw) + closeSet(sets.ro);
-      return closeSet(sets[scope]);
+      if (!sets) return;
+      if (scope !== 'ro') closeSet(sets.rw);
+      if (scope !== 'rw') closeSet(sets.ro);
     },
     closeAll() {
       for (const sets of connections) {
