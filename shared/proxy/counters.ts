@@ -38,6 +38,13 @@ export interface NodeBytes {
   bytesOut: number;
 }
 
+export interface NodeTraffic {
+  readonly open: Readonly<Record<ListenerName, number>>;
+  readonly total: Readonly<Record<ListenerName, number>>;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+}
+
 export interface ProxyCounters {
   readonly buffers: CounterBuffers;
   /** Takes a client slot unless `max` are open; false when full. */
@@ -51,9 +58,8 @@ export interface ProxyCounters {
   refused(slot: number, listener: ListenerName, reason: RefusalReason): void;
   /** The byte counter a thread's splices to `node` add to. */
   bytes(slot: number, node: number): NodeBytes;
-  total(node: number, listener: ListenerName): number;
-  bytesIn(node: number): number;
-  bytesOut(node: number): number;
+  /** A node's numbers over every thread: open clients, clients routed since start, bytes each way. */
+  traffic(node: number): NodeTraffic;
   /** Clients routed by each thread since start. */
   routedBy(slot: number): number;
   refusals(): Array<[ListenerName, RefusalReason, number]>;
@@ -121,9 +127,12 @@ export function attachCounters(buffers: CounterBuffers): ProxyCounters {
         },
       };
     },
-    total: (node, listener) => sum(node * NODE_FIELDS + listenerIndex(listener)),
-    bytesIn: (node) => sum(node * NODE_FIELDS + 2),
-    bytesOut: (node) => sum(node * NODE_FIELDS + 3),
+    traffic: (node) => ({
+      open: { rw: Atomics.load(open, 1 + node * 2), ro: Atomics.load(open, 2 + node * 2) },
+      total: { rw: sum(node * NODE_FIELDS), ro: sum(node * NODE_FIELDS + 1) },
+      bytesIn: sum(node * NODE_FIELDS + 2),
+      bytesOut: sum(node * NODE_FIELDS + 3),
+    }),
     routedBy(slot) {
       let routed = 0;
       for (let node = 0; node < nodes; node++) {

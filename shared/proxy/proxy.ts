@@ -141,14 +141,6 @@ interface WorkerHandle {
   readonly exited: Promise<void>;
 }
 
-/**
- * Creates the proxy (nothing listens until `start()`).
- *
- * @example
- * const proxy = createProxy({ nodes: [{ name: 'pg-0', url }, { name: 'pg-1', url: url1 }], settings: config.proxy, logger });
- * await proxy.start();
- * process.once('SIGTERM', () => proxy.drain());
- */
 /** Platforms where several sockets may bind one port with SO_REUSEPORT (Node's `reusePort`). */
 const REUSE_PORT_PLATFORMS: ReadonlySet<string> = new Set(['linux', 'freebsd']);
 
@@ -285,15 +277,10 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
 
   const metrics = createProxyMetrics({
     nodes: () =>
-      nodes.map((n) => ({
-        name: n.name,
-        active: { rw: counters.open(n.index, 'rw'), ro: counters.open(n.index, 'ro') },
-        total: { rw: counters.total(n.index, 'rw'), ro: counters.total(n.index, 'ro') },
-        bytesIn: counters.bytesIn(n.index),
-        bytesOut: counters.bytesOut(n.index),
-        up: n.health?.ok === true,
-        lagBytes: plan.lag[n.name] ?? null,
-      })),
+      nodes.map((n) => {
+        const { open, total, bytesIn, bytesOut } = counters.traffic(n.index);
+        return { name: n.name, active: open, total, bytesIn, bytesOut, up: n.health?.ok === true, lagBytes: plan.lag[n.name] ?? null };
+      }),
     refused: () => counters.refusals(),
     workers: () => Array.from({ length: threads }, (_, slot) => counters.routedBy(slot)),
     splitBrain: () => (plan.splitBrain.kind === 'none' ? 0 : plan.splitBrain.kind === 'resolved' ? 1 : 2),
@@ -404,24 +391,27 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     failovers,
     workers: threads,
     clients: { active: counters.clients(), max: settings.maxClients },
-    nodes: nodes.map((n) => ({
-      name: n.name,
-      host: n.host,
-      port: n.port,
-      role: n.health?.ok ? (n.health.recovery ? 'replica' : 'primary') : 'unknown',
-      up: n.health?.ok === true,
-      drained: n.drained,
-      timeline: n.health?.timeline ?? null,
-      lagBytes: plan.lag[n.name] ?? null,
-      routing: { rw: plan.primary === n.name, ro: plan.replicas.includes(n.name) },
-      connections: { rw: counters.open(n.index, 'rw'), ro: counters.open(n.index, 'ro') },
-      connectionsTotal: { rw: counters.total(n.index, 'rw'), ro: counters.total(n.index, 'ro') },
-      bytesIn: counters.bytesIn(n.index),
-      bytesOut: counters.bytesOut(n.index),
-      lastCheckMs: n.health ? Math.round(n.health.latencyMs * 10) / 10 : null,
-      lastCheckAt: n.lastCheckAt === null ? null : new Date(n.lastCheckAt).toISOString(),
-      error: n.health?.error ?? null,
-    })),
+    nodes: nodes.map((n) => {
+      const traffic = counters.traffic(n.index);
+      return {
+        name: n.name,
+        host: n.host,
+        port: n.port,
+        role: n.health?.ok ? (n.health.recovery ? 'replica' : 'primary') : 'unknown',
+        up: n.health?.ok === true,
+        drained: n.drained,
+        timeline: n.health?.timeline ?? null,
+        lagBytes: plan.lag[n.name] ?? null,
+        routing: { rw: plan.primary === n.name, ro: plan.replicas.includes(n.name) },
+        connections: traffic.open,
+        connectionsTotal: traffic.total,
+        bytesIn: traffic.bytesIn,
+        bytesOut: traffic.bytesOut,
+        lastCheckMs: n.health ? Math.round(n.health.latencyMs * 10) / 10 : null,
+        lastCheckAt: n.lastCheckAt === null ? null : new Date(n.lastCheckAt).toISOString(),
+        error: n.health?.error ?? null,
+      };
+    }),
   });
 
   const drainNode = (name: string): boolean => {
