@@ -71,6 +71,8 @@ export interface DataPlane {
   closeAll(): void;
   /** Clients open through this plane. */
   open(): number;
+  /** Ends what the plane runs beside the event loop (the native path's threads); after `closeAll`. */
+  stop(): void;
 }
 
 /** One proxied client: closing it destroys both ends. */
@@ -79,7 +81,8 @@ interface Connection {
   readonly server: BackendLink;
 }
 
-const REFUSAL_MESSAGE: Record<RefusalReason, string> = {
+/** What a turned-away client reads (every data path says the same). */
+export const REFUSAL_MESSAGE: Record<RefusalReason, string> = {
   too_many_clients: 'too many clients through pgwarden proxy',
   no_primary: 'no primary available through pgwarden proxy',
   split_brain: 'split brain: several primaries on the same timeline; pgwarden proxy refuses read-write connections',
@@ -122,7 +125,8 @@ function connectSocket(
   target: { host: string; port: number },
   on: { connected: (server: Socket) => void; failed: (error: string) => void },
 ): Socket {
-  const server = connect({ host: target.host, port: target.port, noDelay: true, keepAlive: true });
+  // allowHalfOpen: a node's FIN ends only its direction (the splice passes it on), as a client's does.
+  const server = connect({ host: target.host, port: target.port, noDelay: true, keepAlive: true, allowHalfOpen: true });
   // Paused, so net does not start reading on 'connect': the splice takes over the reads.
   server.pause();
   server.on('error', () => {});
@@ -289,8 +293,8 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   };
 
   const servers: Record<ListenerName, Server> = {
-    rw: createServer({ pauseOnConnect: true, noDelay: true }, (socket) => onClient('rw', socket)),
-    ro: createServer({ pauseOnConnect: true, noDelay: true }, (socket) => onClient('ro', socket)),
+    rw: createServer({ pauseOnConnect: true, noDelay: true, allowHalfOpen: true }, (socket) => onClient('rw', socket)),
+    ro: createServer({ pauseOnConnect: true, noDelay: true, allowHalfOpen: true }, (socket) => onClient('ro', socket)),
   };
 
   const closeSet = (set: Set<Connection>) => {
@@ -335,5 +339,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       }
     },
     open: () => openHere,
+    // Everything of this plane runs on the event loop: closing the listeners and clients was all.
+    stop() {},
   };
 }

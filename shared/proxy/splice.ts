@@ -66,6 +66,7 @@ interface RawHandle {
   readStart(): number;
   readStop(): number;
   writeBuffer(req: RawWriteReq, data: Uint8Array): number;
+  shutdown(req: RawShutdownReq): number;
   onread: ((this: RawHandle) => void) | null;
 }
 
@@ -75,8 +76,14 @@ interface RawWriteReq {
   buffer?: Uint8Array;
 }
 
+interface RawShutdownReq {
+  handle: RawHandle;
+  oncomplete: (status: number) => void;
+}
+
 interface StreamWrapBinding {
   WriteWrap: new () => RawWriteReq;
+  ShutdownWrap: new () => RawShutdownReq;
   streamBaseState: Int32Array;
   kReadBytesOrError: number;
   kLastWriteWasAsync: number;
@@ -85,7 +92,13 @@ interface StreamWrapBinding {
 function loadStreamWrap(): StreamWrapBinding | null {
   try {
     const binding = (process as unknown as { binding(name: string): unknown }).binding('stream_wrap') as Partial<StreamWrapBinding>;
-    if (typeof binding.WriteWrap !== 'function' || !binding.streamBaseState || binding.kReadBytesOrError === undefined) return null;
+    if (
+      typeof binding.WriteWrap !== 'function' ||
+      typeof binding.ShutdownWrap !== 'function' ||
+      !binding.streamBaseState ||
+      binding.kReadBytesOrError === undefined
+    )
+      return null;
     return binding as StreamWrapBinding;
   } catch {
     return null;
@@ -151,6 +164,9 @@ export type DataPath = 'handles' | 'streams';
 /** The data path this runtime supports best. */
 export const defaultDataPath: DataPath = streamWrap ? 'handles' : 'streams';
 
+/** libuv's end of stream (`UV_EOF`), as a read reports it. */
+const UV_EOF = -4095;
+
 function handleOf(socket: Socket): RawHandle | null {
   const handle = (socket as unknown as { _handle?: RawHandle | null })._handle;
   return handle && typeof handle.useUserBuffer === 'function' && typeof handle.writeBuffer === 'function' ? handle : null;
@@ -168,7 +184,9 @@ function wireHandles(
   isFinished: () => boolean,
   buffers: Buffer[],
 ): void {
-  const { WriteWrap, streamBaseState, kReadBytesOrError, kLastWriteWasAsync } = streamWrap as StreamWrapBinding;
+  const { WriteWrap, ShutdownWrap, streamBaseState, kReadBytesOrError, kLastWriteWasAsync } = streamWrap as StreamWrapBinding;
+  /** Directions that have seen their source's EOF; the second one ends the splice. */
+  let ended = 0;
   const wire = (source: RawHandle, target: RawHandle, toServer: boolean) => {
     const buffer = takeBuffer();
     buffers.push(buffer);
@@ -201,9 +219,21 @@ function wireHandles(
         }
         return;
       }
-      // 0: nothing this time (EAGAIN). Negative: EOF or an error. Every byte read so far has been handed to
-      // the kernel (reading stops while a write is in flight), so closing both sides loses nothing sent.
-      if (nread < 0) finish();
+      // 0: nothing this time (EAGAIN). Negative: EOF or an error.
+      if (nread === UV_EOF) {
+        // A half-close: pass the FIN on and keep the other direction open for the answer (a client may end its
+        // side right after its last request). Every byte read so far is with the kernel: reading stops while a
+        // write is in flight. Both directions ended: done.
+        if (++ended === 2) return finish();
+        const shutdown = new ShutdownWrap();
+        shutdown.handle = target;
+        shutdown.oncomplete = (status) => {
+          if (status < 0) finish();
+        };
+        if (target.shutdown(shutdown) !== 0) finish();
+      } else if (nread < 0) {
+        finish();
+      }
     };
     source.readStart();
   };
