@@ -33,6 +33,7 @@ interface ProxyFlags extends CommonOptions {
   maxClients?: string;
   drainTimeout?: string;
   workers?: string;
+  dataPath?: string;
   lease?: string;
   namespace?: string;
   vip?: string;
@@ -58,6 +59,7 @@ export function registerProxyCommand(program: Command): void {
     .option('--max-clients <n>', 'client connections beyond this are refused with SQLSTATE 53300 (default 1000)')
     .option('--drain-timeout <duration>', 'on SIGTERM, how long to wait for clients before closing them (default 30s)')
     .option('--workers <n|auto>', 'data-plane threads sharing the listeners; auto: one per CPU, like HAProxy (default 1)')
+    .option('--data-path <auto|native|javascript>', 'native: the C addon moves the bytes; auto: native where it is built (default auto)')
     .option('--lease <name>', 'Kubernetes Lease for leader election among proxy replicas')
     .option('--namespace <ns>', 'namespace of the Lease (default "default")')
     .option('--vip <address/prefix>', 'floating address held by the leader, like 10.0.0.10/32')
@@ -81,6 +83,7 @@ async function proxyCommand(flags: ProxyFlags): Promise<number> {
     maxClients: intFlag('max-clients', flags.maxClients),
     drainTimeout: durationFlag('drain-timeout', flags.drainTimeout),
     workers: flags.workers === 'auto' ? ('auto' as const) : intFlag('workers', flags.workers),
+    dataPath: flags.dataPath,
     lease: flags.lease,
     namespace: flags.namespace,
     vip: flags.vip,

@@ -84,6 +84,10 @@ export const ENV_VARS: Record<string, { path: string[]; convert?: (value: string
   PGWARDEN_PROXY_RO_PORT: { path: ['proxy', 'roPort'], doc: 'read-only listener port (default 5433)' },
   PGWARDEN_PROXY_MAX_CLIENTS: { path: ['proxy', 'maxClients'], doc: 'most client connections at once' },
   PGWARDEN_PROXY_WORKERS: { path: ['proxy', 'workers'], doc: 'data-plane threads sharing the listeners, or auto (one per CPU); default 1' },
+  PGWARDEN_PROXY_DATA_PATH: {
+    path: ['proxy', 'dataPath'],
+    doc: 'native (the C addon), javascript, or auto: native where it is built and the nodes are IP addresses; default auto',
+  },
   PGWARDEN_PROXY_LEASE: { path: ['proxy', 'lease'], doc: 'Kubernetes Lease for leader election' },
   PGWARDEN_PROXY_NAMESPACE: { path: ['proxy', 'namespace'], doc: 'namespace of the Lease' },
   PGWARDEN_PROXY_VIP: { path: ['proxy', 'vip'], doc: 'floating address held by the leader, like 10.0.0.10/32' },

@@ -204,6 +204,11 @@ export const proxySchema = z.strictObject({
       error: WORKERS_MESSAGE,
     })
     .default(1),
+  /**
+   * How bytes move: `native`, the C addon's epoll threads (native.ts); `javascript`, the event loop (splice.ts);
+   * `auto`, native where the addon is built and every node is an IP address, else javascript.
+   */
+  dataPath: z.enum(['auto', 'native', 'javascript'], { error: 'must be auto, native or javascript' }).default('auto'),
   drainTimeout: durationMs.default(30_000),
   lease: z.string().min(1).optional(),
   namespace: z.string().min(1).default('default'),

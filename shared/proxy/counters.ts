@@ -47,6 +47,8 @@ export interface NodeTraffic {
 
 export interface ProxyCounters {
   readonly buffers: CounterBuffers;
+  /** Float64 fields per thread slot in `buffers.slots` (the native path writes the same layout). */
+  readonly slotStride: number;
   /** Takes a client slot unless `max` are open; false when full. */
   reserveClient(max: number): boolean;
   releaseClient(): void;
@@ -92,6 +94,7 @@ export function attachCounters(buffers: CounterBuffers): ProxyCounters {
   };
   return {
     buffers,
+    slotStride: stride,
     reserveClient(max) {
       if (Atomics.add(open, 0, 1) < max) return true;
       Atomics.sub(open, 0, 1);

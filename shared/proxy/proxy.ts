@@ -3,6 +3,7 @@
  * (least connections), health checks, fencing of a demoted primary's clients, graceful drain, the HTTP API and,
  * with a Lease elector, the floating address.
  */
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import type { ProxySettings } from '../config/index.ts';
@@ -12,10 +13,11 @@ import type { AddressManager } from './address.ts';
 import { createIpAddressManager } from './address.ts';
 import { createApiServer } from './api.ts';
 import { attachCounters, createCounterBuffers } from './counters.ts';
-import { createDataPlane, type Routes } from './data-plane.ts';
+import { createDataPlane, type DataPlane, type Routes } from './data-plane.ts';
 import { ProxyConfigError, ProxyListenError } from './errors.ts';
 import { createNodeMonitor, type NodeHealth, type NodeMonitor } from './health.ts';
 import { createProxyMetrics, type ListenerName, type ProxyMetrics } from './metrics.ts';
+import { createNativeDataPlane, type NativeAddon, nativeSplice } from './native.ts';
 import { type NodeObservation, planRoutes, type RoutePlan, type SplitBrain } from './router.ts';
 import { type DataPath, defaultDataPath } from './splice.ts';
 import type { RefusalReason } from './wire.ts';
@@ -59,11 +61,17 @@ export interface CreateProxyOptions {
   readonly elector?: LeaderElectorFactory;
   /** The floating address; default: `ip addr` on `settings.vipInterface` when `settings.vip` is set. */
   readonly addresses?: AddressManager;
-  /** How bytes are moved (see splice.ts); default the fastest the runtime supports. */
-  readonly dataPath?: DataPath;
+  /** How bytes are moved (see native.ts and splice.ts); default the fastest this machine supports. */
+  readonly dataPath?: ProxyDataPath;
   /** Probe interval while no primary is known or the primary's check failed. Default 100 ms. */
   readonly fastCheckIntervalMs?: number;
 }
+
+/**
+ * `native`: the addon's epoll threads (native.ts); `handles` and `streams`: the JavaScript data plane on the event
+ * loop and worker threads (splice.ts).
+ */
+export type ProxyDataPath = 'native' | DataPath;
 
 export type ProxyStatus = 'created' | 'starting' | 'running' | 'draining' | 'stopped';
 export type NodeRole = 'primary' | 'replica' | 'unknown';
@@ -99,6 +107,7 @@ export interface ProxyState {
   readonly failovers: number;
   /** Data-plane threads sharing the listeners (setting `workers`). */
   readonly workers: number;
+  readonly dataPath: ProxyDataPath;
   readonly clients: { readonly active: number; readonly max: number };
   readonly nodes: NodeState[];
 }
@@ -159,6 +168,30 @@ function dataThreads(workers: ProxySettings['workers']): number {
   return workers;
 }
 
+const SETTING_PATHS: Record<ProxySettings['dataPath'], ProxyDataPath | undefined> = {
+  auto: undefined,
+  native: 'native',
+  javascript: defaultDataPath,
+};
+
+/**
+ * The data path to run: the one asked for, else native where the addon loads and every node is an IP address
+ * (the addon connects without DNS), else the JavaScript path the runtime supports best. `why` says what kept the
+ * default off native.
+ */
+function chooseDataPath(
+  asked: ProxyDataPath | undefined,
+  nodes: ReadonlyArray<{ host: string }>,
+): { path: ProxyDataPath; addon?: NativeAddon; why?: string } {
+  if (asked !== undefined && asked !== 'native') return { path: asked };
+  const loaded = nativeSplice();
+  const named = nodes.find((n) => isIP(n.host) === 0);
+  const why = 'error' in loaded ? loaded.error : named ? `node host ${named.host} is a name, not an IP address` : undefined;
+  if (why === undefined && 'addon' in loaded) return { path: 'native', addon: loaded.addon };
+  if (asked === 'native') throw new ProxyConfigError(`dataPath: native is not available: ${why}`);
+  return { path: defaultDataPath, why };
+}
+
 /**
  * Creates the proxy (nothing listens until `start()`).
  *
@@ -170,7 +203,6 @@ function dataThreads(workers: ProxySettings['workers']): number {
 export function createProxy(options: CreateProxyOptions): ProxyService {
   const { settings, logger } = options;
   const clock = options.clock ?? systemClock;
-  const dataPath = options.dataPath ?? defaultDataPath;
   const fastInterval = Math.min(options.fastCheckIntervalMs ?? 100, settings.checkInterval);
   if (options.nodes.length === 0) throw new ProxyConfigError('nodes: the proxy needs at least one node (--url name=URL)');
   if (settings.vip && !settings.vipInterface && !options.addresses) {
@@ -224,6 +256,8 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
   });
   const byName = new Map(nodes.map((n) => [n.name, n]));
   const planeNodes = nodes.map(({ name, host, port }) => ({ name, host, port }));
+  const dataPath = chooseDataPath(options.dataPath ?? SETTING_PATHS[settings.dataPath], planeNodes);
+  const native = dataPath.path === 'native' ? dataPath.addon : null;
   const counters = attachCounters(createCounterBuffers(threads, nodes.length));
   const workers: WorkerHandle[] = [];
 
@@ -240,19 +274,25 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
   });
   let routes = routesOf(plan);
 
-  /** The main thread's own data plane (slot 0); with `workers` above 1, worker threads run the others. */
-  const plane = createDataPlane({
+  const planeOptions = {
     nodes: planeNodes,
-    slot: 0,
     counters,
     maxClients: settings.maxClients,
     connectTimeout: settings.connectTimeout,
-    dataPath,
     routes,
-    onRefused: (listener, reason, detail) => logger.debug('client refused', { listener, reason, ...detail }),
-    onBackendFailed: (index) => recheck(nodes[index] as NodeRuntime),
+    onRefused: (listener: ListenerName, reason: RefusalReason, detail?: Record<string, unknown>) =>
+      logger.debug('client refused', { listener, reason, ...detail }),
+    onBackendFailed: (index: number) => recheck(nodes[index] as NodeRuntime),
     onIdle: checkIdle,
-  });
+  };
+  /**
+   * The native path runs every data-plane thread inside the addon. The JavaScript path runs one plane here
+   * (slot 0) and, with `workers` above 1, one per worker thread.
+   */
+  const plane: DataPlane = native
+    ? createNativeDataPlane(native, { ...planeOptions, threads }, counters)
+    : createDataPlane({ ...planeOptions, slot: 0, dataPath: dataPath.path as DataPath });
+  const workerThreads = native ? 1 : threads;
 
   const broadcast = (message: ToWorker) => {
     for (const worker of workers) worker.thread.postMessage(message);
@@ -390,6 +430,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     splitBrain: plan.splitBrain,
     failovers,
     workers: threads,
+    dataPath: dataPath.path,
     clients: { active: counters.clients(), max: settings.maxClients },
     nodes: nodes.map((n) => {
       const traffic = counters.traffic(n.index);
@@ -475,14 +516,14 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
   /** Starts the worker threads' data planes on the ports the main thread bound; resolves once all listen. */
   const startWorkers = async (bound: { rw: number; ro: number }) => {
     const starting: Array<Promise<void>> = [];
-    for (let slot = 1; slot < threads; slot++) {
+    for (let slot = 1; slot < workerThreads; slot++) {
       const thread = spawnProxyWorker({
         slot,
         nodes: planeNodes,
         counters: counters.buffers,
         maxClients: settings.maxClients,
         connectTimeout: settings.connectTimeout,
-        dataPath,
+        dataPath: dataPath.path as DataPath,
         routes,
         listenHost: settings.listenHost,
         ports: bound,
@@ -537,6 +578,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
       for (const node of nodes) clock.clearTimeout(node.timer);
       plane.stopAccepting();
       plane.closeAll();
+      plane.stop();
       await stopWorkers();
       if (elector) await elector.stop();
       if (leading) onStoppedLeading();
@@ -561,7 +603,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
       // A first round of checks before anything listens, so the first client does not meet "no primary".
       await Promise.all(nodes.map((n) => runCheck(n)));
       try {
-        const bound = await plane.listen(settings.listenHost, { rw: settings.rwPort, ro: settings.roPort }, threads > 1);
+        const bound = await plane.listen(settings.listenHost, { rw: settings.rwPort, ro: settings.roPort }, workerThreads > 1);
         ports.rw = bound.rw;
         ports.ro = bound.ro;
         await startWorkers(bound);
@@ -579,6 +621,8 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
         ro: `${settings.listenHost}:${ports.ro}`,
         api: `${settings.apiHost}:${ports.api}`,
         workers: threads,
+        dataPath: dataPath.path,
+        ...(dataPath.why ? { dataPathReason: dataPath.why } : {}),
         primary: plan.primary,
         replicas: plan.replicas.join(','),
       });

@@ -155,6 +155,16 @@ describe('proxy workers', () => {
   });
 });
 
+describe('proxy data path', () => {
+  it('takes auto, native or javascript, auto by default, and names the choices otherwise', () => {
+    expect(loadConfig({ env: {} }).proxy.dataPath).toBe('auto');
+    expect(loadConfig({ env: { PGWARDEN_PROXY_DATA_PATH: 'javascript' } }).proxy.dataPath).toBe('javascript');
+    expect(problems(() => loadConfig({ env: { PGWARDEN_PROXY_DATA_PATH: 'c' } }))).toEqual([
+      'proxy.dataPath: must be auto, native or javascript',
+    ]);
+  });
+});
+
 describe('units and node arguments', () => {
   it('parses durations and sizes the way the CLI writes them', () => {
     expect([parseDuration('500ms'), parseDuration('30s'), parseDuration('10m'), parseDuration('1h')]).toEqual([

@@ -17,6 +17,8 @@ export function testSettings(overrides: Partial<ProxySettings> = {}): ProxySetti
     checkTimeout: 1000,
     connectTimeout: 2000,
     drainTimeout: 2000,
+    // The vitest project that runs these tests on the JavaScript data path sets this (vitest.config.ts).
+    dataPath: process.env.PGWARDEN_TEST_PROXY_DATA_PATH === 'javascript' ? 'javascript' : 'auto',
     ...overrides,
   };
 }
