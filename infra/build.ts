@@ -5,7 +5,7 @@
  * them: what is measured is what ships.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import path, { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BuildOptions, build, type Metafile, type Plugin } from 'esbuild';
@@ -108,6 +108,15 @@ function formatMessages(messages: Array<{ text: string; location: { file: string
   return messages.map((m) => (m.location ? `${m.location.file}:${m.location.line}:${m.location.column}: ${m.text}` : m.text)).join('\n');
 }
 
+/**
+ * Native addons a bundle loads from beside itself (esbuild cannot bundle a `.node`): the proxy's splice, when
+ * `npm install` built it. Without it the bundle runs the JavaScript data path. The container image builds its
+ * own (tasks/ha-proxy/Dockerfile), for its own libc.
+ */
+const ADDONS: Record<string, readonly string[]> = {
+  'ha-proxy': [join(ROOT, 'shared/proxy/native/build/Release/pgwarden_splice.node')],
+};
+
 async function buildOne(name: string, entry: string, outdir: string): Promise<BundleResult> {
   const dir = join(outdir, name);
   const outfile = join(dir, 'index.mjs');
@@ -119,6 +128,9 @@ async function buildOne(name: string, entry: string, outdir: string): Promise<Bu
   } catch (error) {
     const errors = (error as { errors?: Parameters<typeof formatMessages>[0] }).errors;
     throw new BundleBuildError(name, errors?.length ? formatMessages(errors) : String(error), { cause: error });
+  }
+  for (const addon of ADDONS[name] ?? []) {
+    if (existsSync(addon)) await copyFile(addon, join(dir, basename(addon)));
   }
   const metafile = result.metafile as Metafile;
   // Beside the bundle's folder, not in it: the folder is what gets deployed.

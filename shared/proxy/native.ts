@@ -57,9 +57,6 @@ const ADDON_CANDIDATES = [
   new URL('./pgwarden_splice.node', import.meta.url),
 ];
 
-/** The addon's file name, for the build that copies it beside a bundle. */
-export const NATIVE_SPLICE_FILE = 'pgwarden_splice.node';
-
 let loaded: { addon: NativeAddon } | { error: string } | undefined;
 
 /** The addon, or why it cannot run here (loaded once). */

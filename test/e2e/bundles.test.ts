@@ -121,13 +121,18 @@ describe('function bundles', () => {
     expect(await invokeBundle('send-loki', sqsEvent(['{}']))).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-0' }] });
   });
 
-  it('ha-proxy runs with two data-plane threads (its worker threads load the same bundle), routes, and drains on SIGTERM', async () => {
+  // Native: the addon npm run build copied beside the bundle. JavaScript: worker threads that load the bundle itself.
+  it.each([
+    ['native', 'the addon beside the bundle', 'native'],
+    ['javascript', 'its worker threads load the same bundle', 'handles'],
+  ])('ha-proxy runs with two %s data-plane threads (%s), routes, and drains on SIGTERM', async (dataPath, _how, logged) => {
     const rwPort = await freePort();
     const child = spawn(NODE, [path.join(outdir, 'ha-proxy', 'index.mjs')], {
       env: {
         ...env,
         PGWARDEN_LOG_LEVEL: 'info',
         PGWARDEN_PROXY_WORKERS: '2',
+        PGWARDEN_PROXY_DATA_PATH: dataPath,
         PGWARDEN_PROXY_RW_PORT: String(rwPort),
         PGWARDEN_PROXY_RO_PORT: String(await freePort()),
         PGWARDEN_PROXY_API_PORT: String(await freePort()),
@@ -144,7 +149,7 @@ describe('function bundles', () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
       for (let i = 0; i < 200 && !output.includes('proxy running'); i++) await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(output).toMatch(/msg="proxy running".* workers=2/);
+      expect(output).toMatch(new RegExp(`msg="proxy running".* workers=2 dataPath=${logged}`));
       const clients = Array.from(
         { length: 8 },
         () => new pg.Client({ host: '127.0.0.1', port: rwPort, user: cluster.user, password: cluster.password, database: 'postgres' }),
