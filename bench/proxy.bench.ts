@@ -4,10 +4,11 @@
  * deployed (`pgwarden proxy`, `haproxy -f`), arms interleaved in short rounds so the machine's noise hits every
  * arm alike. Then the same with a new connection per transaction (`-C`).
  *
- * The target compares the two at their defaults: the proxy's one data-plane thread against HAProxy's one thread
- * per CPU (nbthread). Two more pairs for the record: one thread each, and one thread per CPU each (`--workers
- * auto`). Then failover: from `pg_promote()` returning on the new primary (old one stopped)
- * to the first successful write through the read-write port, median of 5.
+ * The target compares the two at their defaults: the proxy's one data-plane thread (the native path, where
+ * `npm install` built it) against HAProxy's one thread per CPU (nbthread). More pairs for the record: one thread
+ * each, one thread per CPU each (`--workers auto`), and the native path against the JavaScript one. Then
+ * failover: from `pg_promote()` returning on the new primary (old one stopped) to the first successful write
+ * through the read-write port, median of 5.
  *
  * `PGWARDEN_BENCH_SECONDS` sets the seconds per arm (default 30, in rounds of about 5 s). Needs Debian `pgbench`
  * on the PATH; installs `haproxy` with apt-get when missing. Loopback only.
@@ -93,7 +94,11 @@ async function startHaproxy(port: number, backendPort: number, threads?: number)
 }
 
 /** `pgwarden proxy` in its own process, as deployed, in front of the cluster's nodes. */
-async function startProxyProcess(cluster: EmbeddedCluster, workers: string): Promise<{ child: ChildProcess; port: number }> {
+async function startProxyProcess(
+  cluster: EmbeddedCluster,
+  workers: string,
+  dataPath = 'auto',
+): Promise<{ child: ChildProcess; port: number }> {
   const port = await freePort();
   const child = spawn(
     path.join(ROOT, 'node_modules', '.bin', 'node'),
@@ -113,6 +118,8 @@ async function startProxyProcess(cluster: EmbeddedCluster, workers: string): Pro
       '4096',
       '--workers',
       workers,
+      '--data-path',
+      dataPath,
     ],
     { stdio: 'ignore', env: { ...process.env, PGWARDEN_LOG_LEVEL: 'warn' } },
   );
@@ -283,6 +290,8 @@ export default {
       children.push(proxy.child);
       const proxyOne = await startProxyProcess(cluster, '1');
       children.push(proxyOne.child);
+      const proxyJs = await startProxyProcess(cluster, '1', 'javascript');
+      children.push(proxyJs.child);
       const threads = availableParallelism();
       const arms = [
         { name: 'direct', port: primary.port },
@@ -290,6 +299,7 @@ export default {
         { name: 'haproxy', port: haproxyPort, cpu: cpuOf(haproxy) },
         { name: 'proxy-1', port: proxyOne.port, cpu: cpuOf(proxyOne.child) },
         { name: 'haproxy-1', port: haproxyOnePort, cpu: cpuOf(haproxyOne) },
+        { name: 'proxy-js', port: proxyJs.port, cpu: cpuOf(proxyJs.child) },
       ];
       const rows: BenchRow[] = [];
       for (const [label, extra] of [
@@ -326,6 +336,14 @@ export default {
           },
           versus('proxy vs HAProxy, one thread each (--workers 1, nbthread 1)', 'proxy-1', 'haproxy-1'),
           versus(`proxy vs HAProxy, ${threads} threads each (--workers auto, nbthread ${threads})`, 'proxy', 'haproxy'),
+          {
+            metric: `${label}: native vs JavaScript data path, 1 thread each (--data-path)`,
+            value: Math.round(tps('proxy-1')),
+            unit: 'tps',
+            baseline: Math.round(tps('proxy-js')),
+            ratio: tps('proxy-1') / tps('proxy-js'),
+            note: `CPU per transaction: native ${cpuPerTx('proxy-1').toFixed(1)} µs, JavaScript ${cpuPerTx('proxy-js').toFixed(1)} µs`,
+          },
         );
       }
       for (const child of children.splice(0)) child.kill('SIGTERM');
