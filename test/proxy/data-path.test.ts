@@ -5,11 +5,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryLogger } from '../../shared/log/index.ts';
-import { attachCounters, createCounterBuffers } from '../../shared/proxy/counters.ts';
+import { attachCounters, createCounterBuffers, type ProxyCounters } from '../../shared/proxy/counters.ts';
 import { createDataPlane, type DataPlane, type DataPlaneOptions } from '../../shared/proxy/data-plane.ts';
 import { createProxy, type ProxyService } from '../../shared/proxy/index.ts';
 import { createNativeDataPlane, nativeSplice } from '../../shared/proxy/native.ts';
@@ -135,27 +135,82 @@ async function silentNode(): Promise<{ port: number; close(): void }> {
   };
 }
 
+/** A data plane of the path under test, alone (no control plane), routing read-write clients to one node. */
+function planeFor(
+  node: { host: string; port: number },
+  connectTimeout: number,
+  on: Pick<DataPlaneOptions, 'onBackendFailed' | 'onRefused'> = { onBackendFailed: () => {} },
+): { plane: DataPlane; counters: ProxyCounters } {
+  const counters = attachCounters(createCounterBuffers(1, 1));
+  const options: Omit<DataPlaneOptions, 'slot' | 'dataPath'> = {
+    nodes: [{ name: 'node', ...node }],
+    counters,
+    maxClients: 10,
+    connectTimeout,
+    routes: { primary: 0, rwRefusal: 'no_primary', replicas: [] },
+    onIdle: () => {},
+    ...on,
+  };
+  const loaded = nativeSplice();
+  const plane =
+    !JAVASCRIPT && 'addon' in loaded
+      ? createNativeDataPlane(loaded.addon, { ...options, threads: 1 }, counters)
+      : createDataPlane({ ...options, slot: 0, dataPath: 'handles' });
+  return { plane, counters };
+}
+
+function stopPlane(plane: DataPlane): void {
+  plane.stopAccepting();
+  plane.closeAll();
+  plane.stop();
+}
+
+describe('half-close with backpressure', () => {
+  it('delivers a large answer that follows the client’s FIN to a client that reads slowly', async () => {
+    // Not Postgres: a node that answers `size` bytes once the client has ended its side, then closes. Where the
+    // node's FIN lands while the proxy holds bytes the client has not taken depends on the socket buffers'
+    // sizes, so several sizes.
+    let answer = Buffer.alloc(0);
+    const node = createServer({ allowHalfOpen: true }, (socket) => {
+      socket.on('error', () => {});
+      socket.resume();
+      socket.on('end', () => socket.end(answer));
+    });
+    await new Promise<void>((resolve) => node.listen(0, '127.0.0.1', resolve));
+    const { plane, counters } = planeFor({ host: '127.0.0.1', port: (node.address() as AddressInfo).port }, 2000);
+    try {
+      const { rw } = await plane.listen('127.0.0.1', { rw: 0, ro: 0 }, false);
+      for (const size of [2, 4, 6, 8, 12, 16]) {
+        answer = Buffer.alloc(size * MB, `pgwarden ${size}`);
+        const client = connect({ host: '127.0.0.1', port: rw });
+        await new Promise((resolve) => client.once('connect', resolve));
+        client.end('request');
+        client.pause();
+        // The answer fills the sockets' buffers and waits in the proxy while nobody reads.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const received: Buffer[] = [];
+        client.on('data', (chunk: Buffer) => received.push(chunk));
+        client.resume();
+        await new Promise((resolve) => client.once('close', resolve));
+        expect({ size, intact: Buffer.concat(received).equals(answer) }).toEqual({ size, intact: true });
+      }
+      await eventually(() => (counters.clients() === 0 ? true : undefined), 2000, 'the slots released');
+    } finally {
+      stopPlane(plane);
+      node.close();
+    }
+  });
+});
+
 describe('connect deadline', () => {
   it('answers 08006 when the node does not answer within connectTimeout, and frees the slot', async () => {
     const node = await silentNode();
-    const counters = attachCounters(createCounterBuffers(1, 1));
     const failed: number[] = [];
     const refused: Array<Record<string, unknown> | undefined> = [];
-    const options: Omit<DataPlaneOptions, 'slot' | 'dataPath'> = {
-      nodes: [{ name: 'silent', host: '127.0.0.1', port: node.port }],
-      counters,
-      maxClients: 10,
-      connectTimeout: 300,
-      routes: { primary: 0, rwRefusal: 'no_primary', replicas: [] },
+    const { plane, counters } = planeFor({ host: '127.0.0.1', port: node.port }, 300, {
       onBackendFailed: (index) => failed.push(index),
       onRefused: (_listener, _reason, detail) => refused.push(detail),
-      onIdle: () => {},
-    };
-    const loaded = nativeSplice();
-    const plane: DataPlane =
-      !JAVASCRIPT && 'addon' in loaded
-        ? createNativeDataPlane(loaded.addon, { ...options, threads: 1 }, counters)
-        : createDataPlane({ ...options, slot: 0, dataPath: 'handles' });
+    });
     try {
       const { rw } = await plane.listen('127.0.0.1', { rw: 0, ro: 0 }, false);
       const client = new pg.Client({ host: '127.0.0.1', port: rw, user: 'x', database: 'x', connectionTimeoutMillis: 5000 });
@@ -171,9 +226,7 @@ describe('connect deadline', () => {
       expect(counters.refusals()).toEqual([['rw', 'backend_unreachable', 1]]);
       await eventually(() => (counters.clients() === 0 ? true : undefined), 2000, 'the slot released');
     } finally {
-      plane.stopAccepting();
-      plane.closeAll();
-      plane.stop();
+      stopPlane(plane);
       node.close();
     }
   });

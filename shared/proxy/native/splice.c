@@ -71,6 +71,7 @@ struct end {
   size_t pending_off;
   bool eof;      /* read EOF from this side */
   bool shut;     /* shutdown(SHUT_WR) sent to this side */
+  bool registered; /* in the thread's epoll set */
   uint32_t events; /* what epoll watches now */
 };
 
@@ -219,17 +220,23 @@ static void refuse(struct worker *w, int fd, int listener, int reason, int node,
 
 /* ---------- epoll helpers ---------- */
 
+/*
+ * Sets what epoll reports for a socket. Nothing wanted takes it out of the set altogether: epoll reports a hang-up
+ * whatever was asked, and a socket paused for backpressure or done reading must not wake the thread (level-
+ * triggered, it would wake it in a loop) before its turn comes.
+ */
 static void watch(struct worker *w, struct end *e, uint32_t events) {
-  if (e->events == events) return;
+  if (events == 0) {
+    if (e->registered) epoll_ctl(w->epfd, EPOLL_CTL_DEL, e->fd, NULL);
+    e->registered = false;
+    e->events = 0;
+    return;
+  }
+  if (e->registered && e->events == events) return;
   struct epoll_event ev = {.events = events, .data.ptr = e};
-  epoll_ctl(w->epfd, EPOLL_CTL_MOD, e->fd, &ev);
+  epoll_ctl(w->epfd, e->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, e->fd, &ev);
+  e->registered = true;
   e->events = events;
-}
-
-static int watch_new(struct worker *w, struct end *e, uint32_t events) {
-  struct epoll_event ev = {.events = events, .data.ptr = e};
-  e->events = events;
-  return epoll_ctl(w->epfd, EPOLL_CTL_ADD, e->fd, &ev);
 }
 
 static void tune_socket(int fd) {
@@ -279,7 +286,7 @@ static void conn_release(struct worker *w, struct conn *c) {
 
 static void end_close(struct worker *w, struct end *e) {
   if (e->fd < 0) return;
-  epoll_ctl(w->epfd, EPOLL_CTL_DEL, e->fd, NULL);
+  watch(w, e, 0);
   close(e->fd);
   e->fd = -1;
   free(e->pending);
@@ -298,7 +305,7 @@ static void conn_close(struct worker *w, struct conn *c) {
 static void conn_fail(struct worker *w, struct conn *c, int error) {
   struct end *client = &c->ends[0];
   int fd = client->fd;
-  epoll_ctl(w->epfd, EPOLL_CTL_DEL, fd, NULL);
+  watch(w, client, 0);
   client->fd = -1;
   end_close(w, &c->ends[1]);
   int node = c->node, listener = c->listener;
@@ -427,11 +434,7 @@ static void on_end_event(struct worker *w, struct end *e, uint32_t events) {
   if (c->state == CLOSED || e->fd < 0) return;
   int side = e == &c->ends[0] ? 0 : 1;
   if (c->state == CONNECTING) {
-    if (side == 1) {
-      on_connected(w, c);
-    } else if (events & (EPOLLHUP | EPOLLERR)) {
-      conn_close(w, c); /* the client is gone before its node answered */
-    }
+    if (side == 1) on_connected(w, c);
     return;
   }
   if (events & EPOLLERR) {
@@ -445,7 +448,7 @@ static void on_end_event(struct worker *w, struct end *e, uint32_t events) {
     if (e->events & EPOLLIN) {
       if (!pump(w, c, side)) return;
     } else if (events & EPOLLHUP) {
-      /* Hung up while this side is paused: nothing more will come or go. */
+      /* Hung up while only writing to it (this side said EOF): the bytes pending for it can go nowhere. */
       conn_close(w, c);
     }
   }
@@ -521,19 +524,17 @@ static void on_client(struct worker *w, int fd, int listener) {
   tune_socket(server);
   c->ends[1].fd = server;
   /*
-   * Until the node answers, the client's bytes wait in the kernel, and so does its FIN (a client may end its side
-   * right after its first request: the answer must still reach it). Only a reset (EPOLLERR/EPOLLHUP, always
-   * reported) ends it early.
+   * Until the node answers, the client is not watched: its bytes wait in the kernel, and so does its FIN (a client
+   * may end its side right after its first request: the answer must still reach it), or its reset, which the
+   * splice then meets.
    */
-  watch_new(w, &c->ends[0], 0);
   if (connect(server, (struct sockaddr *)&target->addr, target->len) == 0) {
-    watch_new(w, &c->ends[1], 0);
     c->state = SPLICING;
     rewatch(w, c);
     return;
   }
   if (errno != EINPROGRESS) return conn_fail(w, c, errno);
-  watch_new(w, &c->ends[1], EPOLLOUT);
+  watch(w, &c->ends[1], EPOLLOUT);
   deadline_add(w, c);
 }
 
