@@ -24,3 +24,14 @@ describe('startProxyFromConfig', () => {
     );
   });
 });
+
+describe('the data path setting', () => {
+  it('refuses dataPath native for a node given by name (the addon connects without DNS), and says so', async () => {
+    const config = loadConfig({
+      env: { PGWARDEN_URLS: 'pg-0=postgres://monitor:secret@db.internal:5432/postgres', PGWARDEN_PROXY_DATA_PATH: 'native' },
+    });
+    await expect(startProxyFromConfig(config, { logger: createMemoryLogger() })).rejects.toThrow(
+      process.platform === 'linux' ? 'dataPath: native is not available: node host db.internal is a name, not an IP address' : /dataPath: native/,
+    );
+  });
+});
