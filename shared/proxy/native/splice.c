@@ -713,18 +713,33 @@ static void *typed_array_data(napi_env env, napi_value array, napi_ref *ref) {
   return data;
 }
 
+/* Ends the threads (their clients close) and waits for them; once. */
+static void stop_threads(struct plane *p) {
+  if (p->stopped) return;
+  p->stopped = true;
+  __atomic_store_n(&p->accepting, false, __ATOMIC_SEQ_CST);
+  for (int i = 0; i < p->threads; i++) {
+    if (p->workers[i].started) push_command(&p->workers[i], (struct command){.kind = CMD_EXIT});
+  }
+  for (int i = 0; i < p->threads; i++) {
+    if (p->workers[i].started) pthread_join(p->workers[i].thread, NULL);
+    p->workers[i].started = false;
+  }
+}
+
+/*
+ * The environment is going away (the process exits, or its worker thread ends) without stop(): the threads must
+ * end before the counters' memory, which belongs to JavaScript, is freed.
+ */
+static void plane_cleanup(void *data) {
+  stop_threads(data);
+}
+
 static void plane_finalize(napi_env env, void *data, void *hint) {
   (void)hint;
   struct plane *p = data;
-  if (!p->stopped) {
-    /* Collected without stop(): end the threads before the memory goes. */
-    for (int i = 0; i < p->threads; i++) {
-      if (p->workers[i].started) push_command(&p->workers[i], (struct command){.kind = CMD_EXIT});
-    }
-    for (int i = 0; i < p->threads; i++) {
-      if (p->workers[i].started) pthread_join(p->workers[i].thread, NULL);
-    }
-  }
+  napi_remove_env_cleanup_hook(env, plane_cleanup, p);
+  stop_threads(p); /* collected without stop() */
   for (int i = 0; i < p->threads; i++) {
     struct worker *w = &p->workers[i];
     if (w->epfd >= 0) close(w->epfd);
@@ -834,6 +849,7 @@ static napi_value plane_new(napi_env env, napi_callback_info info) {
     epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev);
   }
   CHECK(napi_wrap(env, self, p, plane_finalize, NULL, NULL));
+  napi_add_env_cleanup_hook(env, plane_cleanup, p);
   return self;
 }
 
@@ -959,15 +975,7 @@ static napi_value plane_stop(napi_env env, napi_callback_info info) {
   size_t argc = 0;
   struct plane *p = unwrap(env, info, &argc, NULL);
   if (p == NULL || p->stopped) return NULL;
-  __atomic_store_n(&p->accepting, false, __ATOMIC_SEQ_CST);
-  for (int i = 0; i < p->threads; i++) {
-    if (p->workers[i].started) push_command(&p->workers[i], (struct command){.kind = CMD_EXIT});
-  }
-  for (int i = 0; i < p->threads; i++) {
-    if (p->workers[i].started) pthread_join(p->workers[i].thread, NULL);
-    p->workers[i].started = false;
-  }
-  p->stopped = true;
+  stop_threads(p);
   napi_release_threadsafe_function(p->on_event, napi_tsfn_release);
   return NULL;
 }
