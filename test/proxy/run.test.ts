@@ -31,7 +31,9 @@ describe('the data path setting', () => {
       env: { PGWARDEN_URLS: 'pg-0=postgres://monitor:secret@db.internal:5432/postgres', PGWARDEN_PROXY_DATA_PATH: 'native' },
     });
     await expect(startProxyFromConfig(config, { logger: createMemoryLogger() })).rejects.toThrow(
-      process.platform === 'linux' ? 'dataPath: native is not available: node host db.internal is a name, not an IP address' : /dataPath: native/,
+      process.platform === 'linux'
+        ? 'dataPath: native is not available: node host db.internal is a name, not an IP address'
+        : /dataPath: native/,
     );
   });
 });
