@@ -569,6 +569,13 @@ static void push_command(struct worker *w, struct command command) {
   (void)ignored;
 }
 
+/* Queues a command to every running thread. */
+static void broadcast(struct plane *p, struct command command) {
+  for (int i = 0; i < p->threads; i++) {
+    if (p->workers[i].started) push_command(&p->workers[i], command);
+  }
+}
+
 static void stop_listening(struct worker *w) {
   if (!w->listening) return;
   w->listening = false;
@@ -659,8 +666,8 @@ static void *worker_main(void *arg) {
 static const char *REASON_NAMES[] = {"too_many_clients", "no_primary", "split_brain", "no_target", "backend_unreachable", "shutting_down"};
 
 static int reason_index(const char *name) {
-  for (int i = 0; i < 6; i++) {
-    if (strcmp(name, REASON_NAMES[i]) == 0) return i;
+  for (size_t i = 0; i < sizeof REASON_NAMES / sizeof REASON_NAMES[0]; i++) {
+    if (strcmp(name, REASON_NAMES[i]) == 0) return (int)i;
   }
   return REFUSE_NO_PRIMARY;
 }
@@ -718,9 +725,7 @@ static void stop_threads(struct plane *p) {
   if (p->stopped) return;
   p->stopped = true;
   __atomic_store_n(&p->accepting, false, __ATOMIC_SEQ_CST);
-  for (int i = 0; i < p->threads; i++) {
-    if (p->workers[i].started) push_command(&p->workers[i], (struct command){.kind = CMD_EXIT});
-  }
+  broadcast(p, (struct command){.kind = CMD_EXIT});
   for (int i = 0; i < p->threads; i++) {
     if (p->workers[i].started) pthread_join(p->workers[i].thread, NULL);
     p->workers[i].started = false;
@@ -939,9 +944,7 @@ static napi_value plane_stop_accepting(napi_env env, napi_callback_info info) {
   struct plane *p = unwrap(env, info, &argc, NULL);
   if (p == NULL) return NULL;
   __atomic_store_n(&p->accepting, false, __ATOMIC_SEQ_CST);
-  for (int i = 0; i < p->threads; i++) {
-    if (p->workers[i].started) push_command(&p->workers[i], (struct command){.kind = CMD_STOP_ACCEPTING});
-  }
+  broadcast(p, (struct command){.kind = CMD_STOP_ACCEPTING});
   return NULL;
 }
 
@@ -954,9 +957,7 @@ static napi_value plane_close_node(napi_env env, napi_callback_info info) {
   int32_t node, scope;
   napi_get_value_int32(env, argv[0], &node);
   napi_get_value_int32(env, argv[1], &scope);
-  for (int i = 0; i < p->threads; i++) {
-    if (p->workers[i].started) push_command(&p->workers[i], (struct command){.kind = CMD_CLOSE_NODE, .node = node, .scope = scope});
-  }
+  broadcast(p, (struct command){.kind = CMD_CLOSE_NODE, .node = node, .scope = scope});
   return NULL;
 }
 
@@ -964,9 +965,7 @@ static napi_value plane_close_all(napi_env env, napi_callback_info info) {
   size_t argc = 0;
   struct plane *p = unwrap(env, info, &argc, NULL);
   if (p == NULL) return NULL;
-  for (int i = 0; i < p->threads; i++) {
-    if (p->workers[i].started) push_command(&p->workers[i], (struct command){.kind = CMD_CLOSE_ALL});
-  }
+  broadcast(p, (struct command){.kind = CMD_CLOSE_ALL});
   return NULL;
 }
 
