@@ -25,7 +25,7 @@ import {
   takeOverConnections,
   tuneClient,
 } from './splice.ts';
-import { REFUSAL_SQLSTATE, type RefusalReason, refuseClient } from './wire.ts';
+import { type RefusalReason, refuseClient } from './wire.ts';
 
 /** A node as the data plane needs it: where to connect. Nodes are referred to by their index. */
 export interface PlaneNode {
@@ -80,16 +80,6 @@ interface Connection {
   readonly client: BackendLink;
   readonly server: BackendLink;
 }
-
-/** What a turned-away client reads (every data path says the same). */
-export const REFUSAL_MESSAGE: Record<RefusalReason, string> = {
-  too_many_clients: 'too many clients through pgwarden proxy',
-  no_primary: 'no primary available through pgwarden proxy',
-  split_brain: 'split brain: several primaries on the same timeline; pgwarden proxy refuses read-write connections',
-  no_target: 'no node available for read-only connections through pgwarden proxy',
-  backend_unreachable: 'pgwarden proxy could not connect to the database node',
-  shutting_down: 'pgwarden proxy is shutting down',
-};
 
 /** TCP keep-alive on client connections, so a vanished client's slot is freed. */
 const CLIENT_KEEPALIVE_MS = 30_000;
@@ -205,7 +195,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
     counters.refused(slot, listener, reason);
     options.onRefused?.(listener, reason, detail);
     const socket = client instanceof Socket ? client : socketFor(client);
-    refuseClient(socket, REFUSAL_SQLSTATE[reason], REFUSAL_MESSAGE[reason], connectTimeout);
+    refuseClient(socket, reason, connectTimeout);
   };
 
   const targetFor = (listener: ListenerName): number | RefusalReason => {

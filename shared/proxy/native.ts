@@ -16,10 +16,9 @@ import { fileURLToPath } from 'node:url';
 import { getSystemErrorName } from 'node:util';
 import type { ProxyCounters } from './counters.ts';
 import type { DataPlane, DataPlaneOptions, Routes } from './data-plane.ts';
-import { REFUSAL_MESSAGE } from './data-plane.ts';
 import { boundPort, listen } from './listen.ts';
 import type { ListenerName } from './metrics.ts';
-import { REFUSAL_SQLSTATE, type RefusalReason, refuseClient } from './wire.ts';
+import { type RefusalReason, refuseClient } from './wire.ts';
 
 /** What the addon sends back to JavaScript. */
 type PlaneEvent =
@@ -112,7 +111,7 @@ export function createNativeDataPlane(addon: NativeAddon, options: NativeDataPla
     counters.refused(0, event.listener, event.reason);
     options.onRefused?.(event.listener, event.reason, detail);
     const socket = new Socket({ fd: event.fd, readable: true, writable: true });
-    refuseClient(socket, REFUSAL_SQLSTATE[event.reason], REFUSAL_MESSAGE[event.reason], connectTimeout);
+    refuseClient(socket, event.reason, connectTimeout);
     if (event.reason === 'backend_unreachable' && event.node >= 0) options.onBackendFailed(event.node);
   };
   const plane = new addon.Plane(

@@ -182,7 +182,7 @@ const SETTING_PATHS: Record<ProxySettings['dataPath'], ProxyDataPath | undefined
 function chooseDataPath(
   asked: ProxyDataPath | undefined,
   nodes: ReadonlyArray<{ host: string }>,
-): { path: ProxyDataPath; addon?: NativeAddon; why?: string } {
+): { path: 'native'; addon: NativeAddon } | { path: DataPath; why?: string } {
   if (asked !== undefined && asked !== 'native') return { path: asked };
   const loaded = nativeSplice();
   const named = nodes.find((n) => isIP(n.host) === 0);
@@ -257,7 +257,8 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
   const byName = new Map(nodes.map((n) => [n.name, n]));
   const planeNodes = nodes.map(({ name, host, port }) => ({ name, host, port }));
   const dataPath = chooseDataPath(options.dataPath ?? SETTING_PATHS[settings.dataPath], planeNodes);
-  const native = dataPath.path === 'native' ? dataPath.addon : null;
+  /** The JavaScript path's flavour, for the planes that run it (none on the native path). */
+  const jsPath = dataPath.path === 'native' ? null : dataPath.path;
   const counters = attachCounters(createCounterBuffers(threads, nodes.length));
   const workers: WorkerHandle[] = [];
 
@@ -289,10 +290,11 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
    * The native path runs every data-plane thread inside the addon. The JavaScript path runs one plane here
    * (slot 0) and, with `workers` above 1, one per worker thread.
    */
-  const plane: DataPlane = native
-    ? createNativeDataPlane(native, { ...planeOptions, threads }, counters)
-    : createDataPlane({ ...planeOptions, slot: 0, dataPath: dataPath.path as DataPath });
-  const workerThreads = native ? 1 : threads;
+  const plane: DataPlane =
+    dataPath.path === 'native'
+      ? createNativeDataPlane(dataPath.addon, { ...planeOptions, threads }, counters)
+      : createDataPlane({ ...planeOptions, slot: 0, dataPath: dataPath.path });
+  const workerThreads = jsPath ? threads : 1;
 
   const broadcast = (message: ToWorker) => {
     for (const worker of workers) worker.thread.postMessage(message);
@@ -523,7 +525,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
         counters: counters.buffers,
         maxClients: settings.maxClients,
         connectTimeout: settings.connectTimeout,
-        dataPath: dataPath.path as DataPath,
+        dataPath: jsPath ?? defaultDataPath,
         routes,
         listenHost: settings.listenHost,
         ports: bound,
@@ -622,7 +624,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
         api: `${settings.apiHost}:${ports.api}`,
         workers: threads,
         dataPath: dataPath.path,
-        ...(dataPath.why ? { dataPathReason: dataPath.why } : {}),
+        ...('why' in dataPath && dataPath.why ? { dataPathReason: dataPath.why } : {}),
         primary: plan.primary,
         replicas: plan.replicas.join(','),
       });

@@ -19,13 +19,23 @@ const CANCEL_REQUEST = 80877102;
  */
 export type RefusalReason = 'too_many_clients' | 'no_primary' | 'split_brain' | 'no_target' | 'backend_unreachable' | 'shutting_down';
 
-export const REFUSAL_SQLSTATE: Record<RefusalReason, string> = {
+const REFUSAL_SQLSTATE: Record<RefusalReason, string> = {
   too_many_clients: '53300',
   no_primary: '57P03',
   split_brain: '57P03',
   no_target: '57P03',
   backend_unreachable: '08006',
   shutting_down: '57P01',
+};
+
+/** What a turned-away client reads, whichever data path turned it away. */
+const REFUSAL_MESSAGE: Record<RefusalReason, string> = {
+  too_many_clients: 'too many clients through pgwarden proxy',
+  no_primary: 'no primary available through pgwarden proxy',
+  split_brain: 'split brain: several primaries on the same timeline; pgwarden proxy refuses read-write connections',
+  no_target: 'no node available for read-only connections through pgwarden proxy',
+  backend_unreachable: 'pgwarden proxy could not connect to the database node',
+  shutting_down: 'pgwarden proxy is shutting down',
 };
 
 /** An ErrorResponse ('E') message with severity FATAL, the given SQLSTATE and message. */
@@ -47,10 +57,12 @@ function encodeErrorResponse(code: string, message: string, detail?: string): Bu
 
 /**
  * Answers a client that will not be proxied: reads its first packet (declining SSL/GSS encryption with 'N' so
- * the client goes on in clear text), then sends the ErrorResponse and closes. psql prints the message, node-pg
+ * the client goes on in clear text), then sends the reason's ErrorResponse (its SQLSTATE and message) and closes. psql prints the message, node-pg
  * rejects `connect()` with it. A cancel request gets no answer, as from Postgres. Gives up after `timeoutMs`.
  */
-export function refuseClient(socket: Socket, code: string, message: string, timeoutMs: number): void {
+export function refuseClient(socket: Socket, reason: RefusalReason, timeoutMs: number): void {
+  const code = REFUSAL_SQLSTATE[reason];
+  const message = REFUSAL_MESSAGE[reason];
   let buffered: Buffer = Buffer.alloc(0);
   let done = false;
   const finish = (reply?: Buffer) => {
