@@ -4,7 +4,7 @@ export { countDeliveriesByStatus, listDeliveries } from './inspect.ts';
 export type { DeliveryStatus } from './migrations.ts';
 export { DELIVERY_STATUSES, deliveriesMigration, MIGRATIONS } from './migrations.ts';
 export type { AlertDeliveryOptions, OpenDeliveryOptions, PublisherMode } from './publisher.ts';
-export { createAlertDelivery, openAlertPublisher, openControlDb, openDeliveryQueue } from './publisher.ts';
+export { createAlertDelivery, NO_CHANNEL_WARNING, openAlertPublisher, openControlDb, openDeliveryQueue } from './publisher.ts';
 export type { AlertQueue } from './queue.ts';
 export { createDirectQueue } from './queue.ts';
 export type { RequeueOptions, RequeueResult } from './requeue.ts';

@@ -73,7 +73,7 @@ describe('pgwarden watchdog (the command line)', () => {
     ]);
     expect(run.code).toBe(1);
     const document = JSON.parse(run.stdout);
-    expect(Object.keys(document)).toEqual(['checks']);
+    expect(Object.keys(document)).toEqual(['checks', 'problems']);
     const [ok, failed] = document.checks;
     expect(Object.keys(ok)).toEqual(['cluster', 'node', 'stats', 'error', 'events']);
     expect(ok).toEqual({
