@@ -107,9 +107,8 @@ export async function runAlertPath(run: AlertPathRun, cluster: ClusterAlerts): P
     const cause = error instanceof WatchdogPublishError ? error.cause : error;
     const recorded = error instanceof WatchdogPublishError && error.recorded;
     const what = error instanceof WatchdogPublishError ? error.message : `publishing the alerts of cluster ${name} failed`;
-    run.problems.push(
-      `${what}: ${describeError(cause)}${recorded ? ' (recorded in the delivery ledger: the sweeper publishes them again)' : ''}`,
-    );
+    // When `recorded`, the ledger's own error says that the sweeper publishes them again.
+    run.problems.push(`${what}: ${describeError(cause)}`);
     run.logger.error('publishing alerts failed', { cluster: name, error: describeError(cause), recorded });
   }
 }
