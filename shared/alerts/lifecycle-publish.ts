@@ -11,14 +11,20 @@ import type { AlertDecision, AlertStateStore, ApplyLifecycleInput } from './stat
 
 export interface LifecyclePublished {
   decisions: AlertDecision[];
-  /** The notifications the lifecycle let through, recorded and handed to the queue (or sent in line). */
+  /** The notifications the lifecycle let through: recorded with the state (or already sent in line). */
   events: AlertEvent[];
+  /**
+   * Hands the recorded deliveries to the queue (nothing to do when they were sent in line). Call it once, after
+   * `applyAndPublish` resolved; callers with many clusters call it for each without waiting in between, so the
+   * publisher can batch the hand-offs. Rejects with `AlertPublishError` (phase `dispatch`).
+   */
+  dispatch(): Promise<void>;
 }
 
 /**
  * Runs `input` through `store` and publishes what it decides. With a store that passes its transaction and a
- * publisher that can `record`, the deliveries are inserted on the lifecycle's connection and dispatched after
- * COMMIT: the state and its deliveries are saved together or not at all. If the process dies between COMMIT and
+ * publisher that can `record`, the deliveries are inserted on the lifecycle's connection and handed to the queue
+ * by `dispatch()` after COMMIT: the state and its deliveries are saved together or not at all. If the process dies between COMMIT and
  * dispatch, the ledger rows stay `pending` and the sweeper publishes them again once they have been untouched for
  * its `stalePendingMs` (15 minutes by default; shared/delivery/sweeper.ts, CLAIM_STALE_PENDING_SQL), so the alert
  * is late, never lost; a dispatch that fails outright returns its rows to `failed`, due at once, for the next sweep.
@@ -28,7 +34,8 @@ export interface LifecyclePublished {
  * `AlertStateError` when the store did (its `sent` says whether anything went out first).
  *
  * @example
- * const { events } = await applyAndPublish(createAlertStateStore(stateDb), { lockKey: 'orders', observations, timing }, publisher);
+ * const { events, dispatch } = await applyAndPublish(createAlertStateStore(stateDb), { lockKey: 'orders', observations, timing }, publisher);
+ * await dispatch();
  */
 export async function applyAndPublish(
   store: AlertStateStore,
@@ -56,12 +63,14 @@ export async function applyAndPublish(
     // Recorded deliveries rolled back with the state: nothing went out, unless it was sent in line.
     throw new AlertStateError(sentInLine ? events : [], { cause: error });
   }
-  if (recorded) {
+  const committed = recorded;
+  const dispatch = async () => {
+    if (!committed) return;
     try {
-      await recorded.dispatch();
+      await committed.dispatch();
     } catch (cause) {
       throw new AlertPublishError('dispatch', events, { cause });
     }
-  }
-  return { decisions, events };
+  };
+  return { decisions, events, dispatch };
 }

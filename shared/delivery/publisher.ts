@@ -14,6 +14,7 @@ import type { Cluster } from '../db/types.ts';
 import { type Logger, silentLogger } from '../log/index.ts';
 import { createConsoleNotifier, createNotifiers, type FetchFn, type Notifier } from '../notifiers/index.ts';
 import { describeError } from '../redact/index.ts';
+import { createDispatchBatcher } from './dispatch-batcher.ts';
 import { DeliveryQueueError, DeliveryUsageError } from './errors.ts';
 import { insertPendingDeliveries, publishRecorded } from './ledger.ts';
 import { type AlertQueue, createDirectQueue } from './queue.ts';
@@ -53,9 +54,11 @@ export function createAlertDelivery(options: AlertDeliveryOptions): AlertPublish
   const queue =
     options.queue === 'direct' ? createDirectQueue({ db: options.db, notifiers: options.notifiers, logger, clock }) : options.queue;
 
+  // Concurrent hand-offs (a fleet's clusters committing one after the other) share queue calls.
+  const handOver = createDispatchBatcher((batch) => publishRecorded(options.db, queue, batch, clock));
   /** Hands recorded rows to the queue (on the pool: the caller's transaction, if any, has committed). */
   const dispatch = async (messages: readonly DeliveryMessage[], events: number): Promise<PublishResult> => {
-    const unpublished = await publishRecorded(options.db, queue, messages, clock);
+    const unpublished = await handOver(messages);
     if (unpublished) {
       const { failed, returned, error } = unpublished;
       logger.error('deliveries could not be queued; the sweeper will publish them again', {

@@ -28,6 +28,11 @@ export interface AlertPathRun {
   problems: string[];
   /** Adds events to the run's result. `published`: handed to the publisher in this run (not only previewed or recorded). */
   report(events: readonly AlertEvent[], published: boolean): void;
+  /**
+   * The queue hand-offs of committed clusters, started without waiting so the publisher can batch them; the run
+   * awaits them all before it returns. They never reject (failures land in `problems`).
+   */
+  handOffs: Promise<void>[];
 }
 
 export interface ClusterAlerts {
@@ -58,18 +63,24 @@ async function publishNow(run: AlertPathRun, cluster: string, events: readonly A
 async function throughLifecycle(run: AlertPathRun, store: AlertStateStore, cluster: ClusterAlerts): Promise<void> {
   const { name } = cluster;
   try {
-    const { events } = await applyAndPublish(
+    const { events, dispatch } = await applyAndPublish(
       store,
       { lockKey: name, observations: cluster.observations, timing: cluster.timing },
       run.publisher,
     );
-    run.report(events, true);
+    run.handOffs.push(
+      dispatch().then(
+        () => run.report(events, true),
+        (error: unknown) => {
+          // The events are committed in the ledger with the state: they count as this run's, only not handed over.
+          run.report(events, false);
+          const cause = error instanceof AlertPublishError ? error.cause : error;
+          recordProblem(run, name, new WatchdogPublishError(name, { cause, recorded: true }));
+        },
+      ),
+    );
   } catch (error) {
-    if (error instanceof AlertPublishError) {
-      // After a failed dispatch the events are committed in the ledger with the state: they count as this run's.
-      if (error.phase === 'dispatch') run.report(error.events, false);
-      throw new WatchdogPublishError(name, { cause: error.cause, recorded: error.phase === 'dispatch' });
-    }
+    if (error instanceof AlertPublishError) throw new WatchdogPublishError(name, { cause: error.cause });
     const cause = error instanceof AlertStateError ? error.cause : error;
     if (error instanceof AlertStateError && error.sent.length > 0) {
       // Sent, but the new state was not saved: the next check may repeat these once.
@@ -104,11 +115,16 @@ export async function runAlertPath(run: AlertPathRun, cluster: ClusterAlerts): P
     // `test` bypasses the lifecycle: every forced run sends one.
     if (cluster.test) await publishNow(run, name, [cluster.test]);
   } catch (error) {
-    const cause = error instanceof WatchdogPublishError ? error.cause : error;
-    const recorded = error instanceof WatchdogPublishError && error.recorded;
-    const what = error instanceof WatchdogPublishError ? error.message : `publishing the alerts of cluster ${name} failed`;
-    // When `recorded`, the ledger's own error says that the sweeper publishes them again.
-    run.problems.push(`${what}: ${describeError(cause)}`);
-    run.logger.error('publishing alerts failed', { cluster: name, error: describeError(cause), recorded });
+    recordProblem(run, name, error);
   }
+}
+
+/** One line in `problems` and one log record for a publish that failed. */
+function recordProblem(run: AlertPathRun, name: string, error: unknown): void {
+  const cause = error instanceof WatchdogPublishError ? error.cause : error;
+  const recorded = error instanceof WatchdogPublishError && error.recorded;
+  const what = error instanceof WatchdogPublishError ? error.message : `publishing the alerts of cluster ${name} failed`;
+  // When `recorded`, the ledger's own error says that the sweeper publishes them again.
+  run.problems.push(`${what}: ${describeError(cause)}`);
+  run.logger.error('publishing alerts failed', { cluster: name, error: describeError(cause), recorded });
 }

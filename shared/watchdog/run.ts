@@ -142,6 +142,7 @@ export async function runWatchdog(options: RunWatchdogOptions): Promise<Watchdog
       sent.push(...events);
       if (handedOver) published += events.length;
     },
+    handOffs: [],
   };
 
   // Bounded by the rule that sized the control-database pool (control-pool.ts): every cluster in the alert path
@@ -157,6 +158,7 @@ export async function runWatchdog(options: RunWatchdogOptions): Promise<Watchdog
       test: options.forceNotification ? createTestEvent(head.target, head.outcome, head.settings, clock) : undefined,
     });
   });
+  await Promise.all(run.handOffs);
 
   for (const event of sent) {
     const check = checks.find((c) => c.cluster === event.cluster && c.node === event.node);

@@ -132,63 +132,70 @@ describe('the watchdog alert path under a fleet of 160 clusters', () => {
   }, 180_000);
 
   it('reports a queue that refuses as a problem, keeps the alert in the ledger and the state, and the sweeper sends it', async () => {
-    let now = Date.parse('2026-11-02T00:00:00Z');
-    const clock = () => new Date(now);
-    const config: Config = loadConfig({
-      env: {},
-      overrides: {
-        stateUrl: cluster.url('pg-0'),
-        slack: { webhookUrl: slack.url },
-        watchdog: { thresholds: { total: 1 }, repeatInterval: '1h' },
-        clusters: [{ name: 'refused', nodes: [{ name: 'refused-0', url: cluster.url('pg-1') }] }],
-      },
-    });
-    const notifiers = createNotifiers(config, { clock });
-    const refusing = createAlertDelivery({
-      db: stateDb,
-      queue: {
-        async publish() {
-          throw new Error('queue unavailable');
+    await stateDb.exec('truncate pgwarden.deliveries, pgwarden.alert_state');
+    // A Slack of its own: the fleet test left random answers queued on the shared one.
+    const slack = await startSlackFake();
+    try {
+      let now = Date.parse('2026-11-02T00:00:00Z');
+      const clock = () => new Date(now);
+      const config: Config = loadConfig({
+        env: {},
+        overrides: {
+          stateUrl: cluster.url('pg-0'),
+          slack: { webhookUrl: slack.url },
+          watchdog: { thresholds: { total: 1 }, repeatInterval: '1h' },
+          clusters: [{ name: 'refused', nodes: [{ name: 'refused-0', url: cluster.url('pg-1') }] }],
         },
-      },
-      notifiers,
-      clock,
-    });
-    const check = (publisher: AlertPublisher) =>
-      runWatchdog({
-        clusters: config.clusters,
-        settings: (c) => watchdogSettingsFor(config, c),
-        stateDb,
-        publisher,
-        logger: silentLogger,
+      });
+      const notifiers = createNotifiers(config, { clock });
+      const refusing = createAlertDelivery({
+        db: stateDb,
+        queue: {
+          async publish() {
+            throw new Error('queue unavailable');
+          },
+        },
+        notifiers,
         clock,
       });
+      const check = (publisher: AlertPublisher) =>
+        runWatchdog({
+          clusters: config.clusters,
+          settings: (c) => watchdogSettingsFor(config, c),
+          stateDb,
+          publisher,
+          logger: silentLogger,
+          clock,
+        });
 
-    const refused = await check(refusing);
-    const problem =
-      'publishing the alerts of cluster refused failed: 1 of 1 deliveries were not queued; they are recorded as failed and the sweeper will publish them again: queue unavailable';
-    expect(toWatchdogJson(refused).problems).toEqual([problem]);
-    expect(refused.checks[0]!.events.map((e) => `${e.rule} ${e.status}`)).toEqual(['connections_total firing']);
-    const row = async () =>
-      (
-        await stateDb.query<{ status: string; next_retry_at: Date | null; last_error: string | null }>(
-          "select status, next_retry_at, last_error from pgwarden.deliveries where cluster = 'refused'",
-        )
-      ).rows;
-    // Recorded with the state, and handed back to the sweeper at once.
-    expect(await row()).toEqual([{ status: 'failed', next_retry_at: new Date(now), last_error: 'not queued: queue unavailable' }]);
-    const states = await stateDb.query<{ status: string }>("select status from pgwarden.alert_state where cluster = 'refused'");
-    expect(states.rows.map((r) => r.status)).toEqual(['firing']);
+      const refused = await check(refusing);
+      const problem =
+        'publishing the alerts of cluster refused failed: 1 of 1 deliveries were not queued; they are recorded as failed and the sweeper will publish them again: queue unavailable';
+      expect(toWatchdogJson(refused).problems).toEqual([problem]);
+      expect(refused.checks[0]!.events.map((e) => `${e.rule} ${e.status}`)).toEqual(['connections_total firing']);
+      const row = async () =>
+        (
+          await stateDb.query<{ status: string; next_retry_at: Date | null; last_error: string | null }>(
+            "select status, next_retry_at, last_error from pgwarden.deliveries where cluster = 'refused'",
+          )
+        ).rows;
+      // Recorded with the state, and handed back to the sweeper at once.
+      expect(await row()).toEqual([{ status: 'failed', next_retry_at: new Date(now), last_error: 'not queued: queue unavailable' }]);
+      const states = await stateDb.query<{ status: string }>("select status from pgwarden.alert_state where cluster = 'refused'");
+      expect(states.rows.map((r) => r.status)).toEqual(['firing']);
 
-    // The next check does not send it again (the lifecycle holds it); the sweeper delivers the recorded one.
-    now += 30_000;
-    const direct = createAlertDelivery({ db: stateDb, queue: 'direct', notifiers, clock });
-    const next = await check(direct);
-    expect({ problems: next.problems, published: next.published }).toEqual({ problems: [], published: 0 });
-    const before = slack.received.length;
-    const swept = await sweepDeliveries({ db: stateDb, queue: createDirectQueue({ db: stateDb, notifiers, clock }), clock });
-    expect(swept.published).toBe(1);
-    expect((await row()).map((r) => r.status)).toEqual(['sent']);
-    expect(JSON.stringify(slack.received.slice(before))).toContain('refused/refused-0');
+      // The next check does not send it again (the lifecycle holds it); the sweeper delivers the recorded one.
+      now += 30_000;
+      const direct = createAlertDelivery({ db: stateDb, queue: 'direct', notifiers, clock });
+      const next = await check(direct);
+      expect({ problems: next.problems, published: next.published }).toEqual({ problems: [], published: 0 });
+      const before = slack.received.length;
+      const swept = await sweepDeliveries({ db: stateDb, queue: createDirectQueue({ db: stateDb, notifiers, clock }), clock });
+      expect(swept.published).toBe(1);
+      expect((await row()).map((r) => r.status)).toEqual(['sent']);
+      expect(JSON.stringify(slack.received.slice(before))).toContain('refused/refused-0');
+    } finally {
+      await slack.close();
+    }
   });
 });
