@@ -22,6 +22,7 @@ import { silentLogger } from '../shared/log/index.ts';
 import { runWatchdog } from '../shared/watchdog/index.ts';
 import { type Blackhole, blackhole, startTestCluster } from '../test/harness/cluster.ts';
 import { startSlackFake } from '../test/harness/fakes/slack.ts';
+import { fleetConfig } from '../test/watchdog/fleet.ts';
 import type { Bench, BenchRow } from './run.ts';
 
 const CONNECT_TIMEOUT = '1000ms';
@@ -32,7 +33,7 @@ const HOLES = 10;
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 
 const ALERT_FLEET = 160;
-const ALERT_ROUNDS = 3;
+const ALERT_ROUNDS = 5;
 const HOUR = 3_600_000;
 
 /** issue 13: 160 clusters through the alert path, ledger on against publishing off (one alert per cluster per round). */
@@ -45,18 +46,7 @@ async function alertPath(cluster: EmbeddedCluster): Promise<BenchRow[]> {
     for (const client of idle) await client.connect();
     await migrate(stateDb, MIGRATIONS, 'up');
     await stateDb.exec('truncate pgwarden.alert_state, pgwarden.deliveries');
-    const config = loadConfig({
-      env: {},
-      overrides: {
-        stateUrl: cluster.url('pg-0'),
-        slack: { webhookUrl: slack.url },
-        watchdog: { thresholds: { total: 1 }, repeatInterval: '1h', concurrency: 16 },
-        clusters: Array.from({ length: ALERT_FLEET }, (_, i) => ({
-          name: `fleet-${i}`,
-          nodes: [{ name: `node-${i}`, url: cluster.url(cluster.nodes[i % cluster.nodes.length]!) }],
-        })),
-      },
-    });
+    const config = fleetConfig(cluster, { size: ALERT_FLEET, slackUrl: slack.url });
     let now = Date.parse('2026-11-01T00:00:00Z');
     const clock = () => new Date(now);
     const ledger = await openAlertPublisher(config, silentLogger, { db: stateDb, clock });

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertPublisher } from '../../shared/alerts/index.ts';
-import { type Config, loadConfig, watchdogSettingsFor } from '../../shared/config/index.ts';
+import { watchdogSettingsFor } from '../../shared/config/index.ts';
 import { type Cluster, createCluster, migrate } from '../../shared/db/index.ts';
 import { createAlertDelivery, createDirectQueue, MIGRATIONS, openAlertPublisher, sweepDeliveries } from '../../shared/delivery/index.ts';
 import { silentLogger } from '../../shared/log/index.ts';
@@ -15,6 +15,7 @@ import { createNotifiers } from '../../shared/notifiers/index.ts';
 import { runWatchdog, toWatchdogJson } from '../../shared/watchdog/index.ts';
 import { startTestCluster, type TestCluster } from '../harness/cluster.ts';
 import { type SlackFake, startSlackFake } from '../harness/fakes/slack.ts';
+import { fleetConfig } from './fleet.ts';
 import { openSessions } from './sessions.ts';
 
 const FLEET = 160;
@@ -59,18 +60,7 @@ describe('the watchdog alert path under a fleet of 160 clusters', () => {
     const random = seeded(13);
     let now = Date.parse('2026-11-01T00:00:00Z');
     const clock = () => new Date(now);
-    const config: Config = loadConfig({
-      env: {},
-      overrides: {
-        stateUrl: cluster.url('pg-0'),
-        slack: { webhookUrl: slack.url },
-        watchdog: { thresholds: { total: 1 }, repeatInterval: '1h', concurrency: 16 },
-        clusters: Array.from({ length: FLEET }, (_, i) => ({
-          name: `fleet-${i}`,
-          nodes: [{ name: `node-${i}`, url: cluster.url(cluster.nodes[i % cluster.nodes.length]!) }],
-        })),
-      },
-    });
+    const config = fleetConfig(cluster, { size: FLEET, slackUrl: slack.url });
     const { publisher, mode, close } = await openAlertPublisher(config, silentLogger, { db: stateDb, clock });
     expect(mode).toBe('direct');
     const sweepQueue = createDirectQueue({ db: stateDb, notifiers: createNotifiers(config, { clock }), clock });
@@ -138,14 +128,10 @@ describe('the watchdog alert path under a fleet of 160 clusters', () => {
     try {
       let now = Date.parse('2026-11-02T00:00:00Z');
       const clock = () => new Date(now);
-      const config: Config = loadConfig({
-        env: {},
-        overrides: {
-          stateUrl: cluster.url('pg-0'),
-          slack: { webhookUrl: slack.url },
-          watchdog: { thresholds: { total: 1 }, repeatInterval: '1h' },
-          clusters: [{ name: 'refused', nodes: [{ name: 'refused-0', url: cluster.url('pg-1') }] }],
-        },
+      const config = fleetConfig(cluster, {
+        size: 1,
+        slackUrl: slack.url,
+        clusters: [{ name: 'refused', nodes: [{ name: 'refused-0', url: cluster.url('pg-1') }] }],
       });
       const notifiers = createNotifiers(config, { clock });
       const refusing = createAlertDelivery({
