@@ -35,3 +35,8 @@ export class AlertStateError extends AlertError {
     this.sent = sent;
   }
 }
+
+/** For callers that keep the errors they had before the alert path wrapped them: throws the wrapped cause. */
+export function rethrowCause(error: unknown): never {
+  throw error instanceof AlertPublishError || error instanceof AlertStateError ? error.cause : error;
+}

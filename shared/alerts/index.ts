@@ -1,5 +1,5 @@
 export { ALERT_PATH_CONCURRENCY, controlDbPool, HAND_OFF_CONNECTIONS } from './control-pool.ts';
-export { AlertError, AlertPublishError, AlertStateError } from './errors.ts';
+export { AlertError, AlertPublishError, AlertStateError, rethrowCause } from './errors.ts';
 export type { AlertEvent, AlertRule, AlertStatus, Channel, DeliveryMessage, NewAlertEvent, Severity } from './event.ts';
 export { alertEventSchema, CHANNELS, createAlertEvent, dedupKey, deliveryMessageSchema, RULES, SEVERITIES, STATUSES } from './event.ts';
 export type { LifecyclePublished } from './lifecycle-publish.ts';
