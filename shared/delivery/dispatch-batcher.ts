@@ -11,7 +11,8 @@ import type { Unpublished } from './ledger.ts';
 export type PublishBatch = (messages: readonly DeliveryMessage[]) => Promise<Unpublished | undefined>;
 
 /**
- * Wraps `publishBatch` so concurrent callers share batches. Each caller learns only about its own messages:
+ * Wraps `publishBatch` so concurrent callers share batches (a batch starts on the next microtask, so hand-offs of
+ * the same tick go together too). Each caller learns only about its own messages:
  * `undefined` when all of them were taken, else the part of the batch's `Unpublished` that is theirs.
  *
  * @example const hand = createDispatchBatcher((batch) => publishRecorded(db, queue, batch, clock)); await hand(messages);
