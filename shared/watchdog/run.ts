@@ -145,10 +145,11 @@ export async function runWatchdog(options: RunWatchdogOptions): Promise<Watchdog
     handOffs: [],
   };
 
-  // Bounded by the rule that sized the control-database pool (control-pool.ts): every cluster in the alert path
-  // has its connections at once, so none waits in the pool's queue behind the fleet (issue 13).
+  // With a lifecycle, bounded by the rule that sized the control-database pool (control-pool.ts): every cluster
+  // in the alert path has its connection at once, so none waits in the pool's queue behind the fleet (issue 13).
+  // Without one nothing here touches a database (no stateUrl, or dry-run), and every cluster goes at once.
   const clusterNames = [...new Set(checked.map((c) => c.target.cluster))];
-  await mapWithConcurrency(clusterNames, ALERT_PATH_CONCURRENCY, async (name) => {
+  await mapWithConcurrency(clusterNames, store ? ALERT_PATH_CONCURRENCY : clusterNames.length, async (name) => {
     const group = checked.filter((c) => c.target.cluster === name);
     const head = group[0] as Checked;
     await runAlertPath(run, {
