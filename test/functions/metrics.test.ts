@@ -8,6 +8,8 @@ import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { METRIC, METRICS_NAMESPACE } from '../../functions/lib/metric-names.ts';
+import { planAlarms } from '../../infra/alarms-config.ts';
+import { schedulesFor } from '../../infra/schedules-config.ts';
 import { type AlertEvent, createAlertEvent } from '../../shared/alerts/index.ts';
 import { createCluster } from '../../shared/db/index.ts';
 import { closedPort, startTestCluster, type TestCluster } from '../harness/cluster.ts';
@@ -84,6 +86,26 @@ function metric(docs: EmfDocument[], name: string, service: string, dimensions: 
   return doc[name];
 }
 
+/** The value the alarm of that name would read from these documents (its namespace, metric and exact dimensions). */
+function watchedBy(docs: EmfDocument[], alarmName: string): unknown {
+  const alarm = planAlarms({ app: 'pgwarden', stage: 'test', schedules: schedulesFor('test'), dlqName: 'unused' }).find(
+    (a) => a.name === alarmName,
+  );
+  if (!alarm) throw new Error(`no alarm ${alarmName}`);
+  const found = docs.filter((doc) => {
+    const directive = doc._aws.CloudWatchMetrics[0];
+    const keys = directive?.Dimensions[0] ?? [];
+    return (
+      directive?.Namespace === alarm.namespace &&
+      directive.Metrics.some((m) => m.Name === alarm.metricName) &&
+      keys.length === Object.keys(alarm.dimensions).length &&
+      Object.entries(alarm.dimensions).every(([k, v]) => keys.includes(k) && doc[k] === v)
+    );
+  });
+  expect(found, `${alarmName} reads one document`).toHaveLength(1);
+  return found[0]?.[alarm.metricName];
+}
+
 describe('function metrics (EMF on stdout)', () => {
   let cluster: TestCluster;
   let slack: SlackFake;
@@ -128,6 +150,8 @@ describe('function metrics (EMF on stdout)', () => {
     const first = await invoke(handlers.watchdog, scheduledEvent, 'pgwarden-test-watchdog');
     const service = 'pgwarden-watchdog';
     expect(metric(first.emf, METRIC.checksRun, service)).toBe(3);
+    // The heartbeat alarm reads exactly this series.
+    expect(watchedBy(first.emf, 'pgwarden-test-watchdog-silent')).toBe(3);
     expect(metric(first.emf, METRIC.checksFailed, service)).toBe(1);
     expect(metric(first.emf, METRIC.watchdogProblems, service)).toBe(0);
     const durations = metric(first.emf, METRIC.checkDuration, service, { cluster: 'orders' });
@@ -193,6 +217,7 @@ describe('function metrics (EMF on stdout)', () => {
     const service = 'pgwarden-send-slack';
     expect(metric(emf, METRIC.deliveries, service, { channel: 'slack', outcome: 'dead' })).toBe(1);
     expect(metric(emf, METRIC.deadDeliveries, service)).toBe(1);
+    expect(watchedBy(emf, 'pgwarden-test-dead-deliveries-send-slack')).toBe(1);
   });
 
   it('sweep: a failed delivery that used up its attempts counts DeadDeliveries = 1; requeue counts it back', async () => {
@@ -208,6 +233,7 @@ describe('function metrics (EMF on stdout)', () => {
       const swept = await invoke(handlers.sweep, scheduledEvent, 'pgwarden-test-sweep');
       expect(swept.result).toMatchObject({ promotedDead: 1 });
       expect(metric(swept.emf, METRIC.deadDeliveries, 'pgwarden-sweep')).toBe(1);
+      expect(watchedBy(swept.emf, 'pgwarden-test-dead-deliveries-sweep')).toBe(1);
       expect(metric(swept.emf, METRIC.deliveriesRetried, 'pgwarden-sweep')).toBe(0);
 
       const requeued = await invoke(handlers.requeue, { ids: [id] }, 'pgwarden-test-requeue');
