@@ -16,7 +16,7 @@ import { createFunctionMetrics } from './lib/metrics.ts';
 const payloadSchema = z.strictObject({ ids: z.array(z.uuid()).optional(), allDead: z.boolean().default(false) });
 
 const { powertools, logger } = createFunctionLogger('requeue');
-const metrics = createFunctionMetrics('requeue', { logger: powertools });
+const metrics = createFunctionMetrics('requeue', { logger });
 const deps = createFunctionDeps(loadFunctionConfig(), logger);
 
 export const handler = middy(async (event: unknown) => {

@@ -13,7 +13,7 @@ import { createFunctionMetrics } from './lib/metrics.ts';
 const payloadSchema = z.strictObject({ batchSize: z.number().int().min(1).max(10_000).default(100) });
 
 const { powertools, logger } = createFunctionLogger('sweep');
-const metrics = createFunctionMetrics('sweep', { logger: powertools });
+const metrics = createFunctionMetrics('sweep', { logger });
 const deps = createFunctionDeps(loadFunctionConfig(), logger);
 
 export const handler = middy(async (event: unknown) => {

@@ -18,7 +18,7 @@ import { createFunctionMetrics } from './lib/metrics.ts';
 const payloadSchema = z.strictObject({ clusters: z.array(z.string()).optional(), dryRun: z.boolean().default(false) });
 
 const { powertools, logger } = createFunctionLogger('topology');
-const metrics = createFunctionMetrics('topology', { logger: powertools });
+const metrics = createFunctionMetrics('topology', { logger });
 const deps = createFunctionDeps(loadFunctionConfig(), logger);
 // Kept while the container is warm: writers, and each cluster's last sane result.
 const writerFor = createEndpointsWriterFactory(logger);

@@ -21,7 +21,7 @@ const payloadSchema = z.strictObject({
 });
 
 const { powertools, logger } = createFunctionLogger('watchdog');
-const metrics = createFunctionMetrics('watchdog', { logger: powertools });
+const metrics = createFunctionMetrics('watchdog', { logger });
 const deps = createFunctionDeps(loadFunctionConfig(), logger);
 
 export const handler = middy(async (event: unknown) => {

@@ -1,8 +1,8 @@
-import type { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { MiddlewareObj } from '@middy/core';
 import type { FunctionName } from '../../shared/invoke/names.ts';
+import type { Logger } from '../../shared/log/index.ts';
 import { readLinkedApp } from './config.ts';
 import { METRICS_NAMESPACE, type MetricName, serviceName } from './metric-names.ts';
 
@@ -28,6 +28,21 @@ export interface FunctionMetrics {
 
 const UNITS = { Count: MetricUnit.Count, Milliseconds: MetricUnit.Milliseconds } as const;
 
+/**
+ * Powertools' own messages through the function's logger. "No application metrics to publish" is what an invocation
+ * that failed before it had figures flushes; its error is logged already, so that line is debug, not a warning.
+ */
+function metricsLogger(logger: Logger) {
+  const line = (content: unknown[]) => content.map(String).join(' ');
+  return {
+    debug: (...content: unknown[]) => logger.debug(line(content)),
+    info: (...content: unknown[]) => logger.info(line(content)),
+    warn: (...content: unknown[]) =>
+      String(content[0]).startsWith('No application metrics to publish') ? logger.debug(line(content)) : logger.warn(line(content)),
+    error: (...content: unknown[]) => logger.error(line(content)),
+  };
+}
+
 function dimensionKey(dimensions: Readonly<Record<string, string>> | undefined): string {
   return JSON.stringify(Object.entries(dimensions ?? {}).sort(([a], [b]) => a.localeCompare(b)));
 }
@@ -39,13 +54,10 @@ function dimensionKey(dimensions: Readonly<Record<string, string>> | undefined):
  * (`pgwarden dev` sets it, so the local console stays readable); Powertools reads it at construction.
  *
  * @example
- * const metrics = createFunctionMetrics('sweep', { logger: powertools });
+ * const metrics = createFunctionMetrics('sweep', { logger });
  * export const handler = middy(async () => { …; metrics.record(sweepMetrics(result)); }).use(metrics.middleware());
  */
-export function createFunctionMetrics(
-  fn: FunctionName,
-  options: { logger?: PowertoolsLogger; env?: NodeJS.ProcessEnv } = {},
-): FunctionMetrics {
+export function createFunctionMetrics(fn: FunctionName, options: { logger?: Logger; env?: NodeJS.ProcessEnv } = {}): FunctionMetrics {
   const env = options.env ?? process.env;
   const stage = env.PGWARDEN_STAGE || readLinkedApp()?.stage || 'unknown';
   const create = () =>
@@ -54,7 +66,7 @@ export function createFunctionMetrics(
       serviceName: serviceName(fn),
       defaultDimensions: { stage },
       // Powertools' own warnings (an invalid dimension, nothing to publish) go through the function's JSON logger.
-      ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.logger ? { logger: metricsLogger(options.logger) } : {}),
     });
   // The middleware flushes `metrics` once per invocation; `grouped` is flushed per dimension set as it is recorded,
   // so a flush of one never carries the other's figures under the wrong dimensions.

@@ -17,7 +17,7 @@ import { createFunctionMetrics } from './metrics.ts';
  */
 export function createSenderHandler(channel: Channel) {
   const { powertools, logger } = createFunctionLogger(`send-${channel}`);
-  const metrics = createFunctionMetrics(`send-${channel}`, { logger: powertools });
+  const metrics = createFunctionMetrics(`send-${channel}`, { logger });
   const deps = createFunctionDeps(loadFunctionConfig(), logger);
   const notifiers = createNotifiers(deps.config, { logger });
   if (!notifiers[channel]) logger.warn(`no ${channel} configured: every ${channel} delivery will fail until it is`);
