@@ -27,6 +27,8 @@ export interface FunctionMetrics {
 }
 
 const UNITS = { Count: MetricUnit.Count, Milliseconds: MetricUnit.Milliseconds } as const;
+/** One fewer than Powertools' MAX_METRIC_VALUES_SIZE (100), at which it flushes on its own. */
+const VALUES_PER_DOCUMENT = 99;
 
 /**
  * Powertools' own messages through the function's logger. "No application metrics to publish" is what an invocation
@@ -84,10 +86,18 @@ export function createFunctionMetrics(fn: FunctionName, options: { logger?: Logg
       const plain = groups.get(dimensionKey(undefined)) ?? [];
       groups.delete(dimensionKey(undefined));
       for (const group of groups.values()) {
-        // addDimension's dimensions are cleared by publishStoredMetrics: each group gets exactly its own.
-        for (const [name, value] of Object.entries(group[0]?.dimensions ?? {})) grouped.addDimension(name, value);
-        for (const point of group) for (const value of point.values) grouped.addMetric(point.name, UNITS[point.unit], value);
-        grouped.publishStoredMetrics();
+        // Powertools publishes by itself when a metric reaches 100 values, dropping addDimension's dimensions for the
+        // rest: a group is written in rounds of at most 99 values per metric, each round with its dimensions again.
+        const rounds = Math.ceil(Math.max(...group.map((point) => point.values.length)) / VALUES_PER_DOCUMENT);
+        for (let round = 0; round < rounds; round++) {
+          for (const [name, value] of Object.entries(group[0]?.dimensions ?? {})) grouped.addDimension(name, value);
+          for (const point of group) {
+            const values = point.values.slice(round * VALUES_PER_DOCUMENT, (round + 1) * VALUES_PER_DOCUMENT);
+            for (const value of values) grouped.addMetric(point.name, UNITS[point.unit], value);
+          }
+          // publishStoredMetrics clears addDimension's dimensions: each group gets exactly its own.
+          grouped.publishStoredMetrics();
+        }
       }
       for (const point of plain) for (const value of point.values) metrics.addMetric(point.name, UNITS[point.unit], value);
     },

@@ -81,6 +81,20 @@ describe('createFunctionMetrics', () => {
     expect(docs.some((doc) => 'ChecksRun' in doc)).toBe(false);
   });
 
+  it('splits a series of more than 99 values over documents that all keep their dimensions', () => {
+    const metrics = createFunctionMetrics('watchdog', { env: { PGWARDEN_STAGE: 'unit' } });
+    const durations = Array.from({ length: 250 }, (_, i) => i);
+    metrics.record([
+      { name: 'CheckDuration', unit: 'Milliseconds', values: durations, dimensions: { cluster: 'fleet' } },
+      { name: 'NodesUp', unit: 'Count', values: [250], dimensions: { cluster: 'fleet' } },
+    ]);
+    const docs = documents();
+    expect(docs).toHaveLength(3);
+    for (const doc of docs) expect(doc).toMatchObject({ cluster: 'fleet', stage: 'unit', service: 'pgwarden-watchdog' });
+    expect(docs.flatMap((doc) => doc.CheckDuration as number[])).toEqual(durations);
+    expect(docs.filter((doc) => 'NodesUp' in doc)).toHaveLength(1);
+  });
+
   it('a failed invocation with no figures writes nothing and logs Powertools’ "nothing to publish" at debug only', async () => {
     const lines: Captured[] = [];
     const metrics = createFunctionMetrics('requeue', { logger: capturingLogger(lines), env: { PGWARDEN_STAGE: 'unit' } });
