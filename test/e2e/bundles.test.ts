@@ -49,6 +49,9 @@ describe('function bundles', () => {
     if (outdir) rmSync(outdir, { recursive: true, force: true });
   });
 
+  /** What the last invoked bundle wrote on stdout (its logs and its EMF metrics). */
+  let lastStdout = '';
+
   /** Imports one bundle in a new process, calls its handler once, returns what it answered. */
   async function invokeBundle(name: string, event: unknown): Promise<unknown> {
     const script = `
@@ -60,6 +63,7 @@ describe('function bundles', () => {
       env: { ...env, EVENT: JSON.stringify(event) },
       timeout: 60_000,
     });
+    lastStdout = stdout;
     const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
     if (!line) throw new Error(`no result from ${name}:\n${stdout}`);
     return JSON.parse(line.slice('RESULT '.length));
@@ -71,6 +75,12 @@ describe('function bundles', () => {
     };
     expect(out.checks.map((c) => c.node)).toEqual(['pg-0', 'pg-1']);
     expect(out.checks.every((c) => c.stats?.maxConnections === 100)).toBe(true);
+    // The bundled Powertools Metrics writes its EMF document where Lambda's log agent reads it.
+    const emf = lastStdout
+      .split('\n')
+      .filter((l) => l.includes('"CloudWatchMetrics"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(emf).toContainEqual(expect.objectContaining({ service: 'pgwarden-watchdog', stage: 'test', ChecksRun: 2 }));
   });
 
   it('topology answers a scheduled event with the verified primary', async () => {
