@@ -3,6 +3,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { MiddlewareObj } from '@middy/core';
 import type { FunctionName } from '../../shared/invoke/names.ts';
 import type { Logger } from '../../shared/log/index.ts';
+import { redact } from '../../shared/redact/index.ts';
 import { readLinkedApp } from './config.ts';
 import { METRICS_NAMESPACE, type MetricName, serviceName } from './metric-names.ts';
 
@@ -90,7 +91,8 @@ export function createFunctionMetrics(fn: FunctionName, options: { logger?: Logg
         // rest: a group is written in rounds of at most 99 values per metric, each round with its dimensions again.
         const rounds = Math.ceil(Math.max(...group.map((point) => point.values.length)) / VALUES_PER_DOCUMENT);
         for (let round = 0; round < rounds; round++) {
-          for (const [name, value] of Object.entries(group[0]?.dimensions ?? {})) grouped.addDimension(name, value);
+          // Dimension values come from config (cluster and node names): redacted, as everything pgwarden writes out.
+          for (const [name, value] of Object.entries(group[0]?.dimensions ?? {})) grouped.addDimension(name, redact(value));
           for (const point of group) {
             const values = point.values.slice(round * VALUES_PER_DOCUMENT, (round + 1) * VALUES_PER_DOCUMENT);
             for (const value of values) grouped.addMetric(point.name, UNITS[point.unit], value);

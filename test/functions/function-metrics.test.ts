@@ -95,6 +95,15 @@ describe('createFunctionMetrics', () => {
     expect(docs.filter((doc) => 'NodesUp' in doc)).toHaveLength(1);
   });
 
+  it('never writes a secret in a dimension value', () => {
+    const metrics = createFunctionMetrics('topology', { env: { PGWARDEN_STAGE: 'unit' } });
+    metrics.record([
+      { name: 'NodeUp', unit: 'Count', values: [1], dimensions: { cluster: 'orders', node: 'postgres://app:s3cret@db:5432/x' } },
+    ]);
+    expect(written.join('')).toContain('NodeUp');
+    expect(written.join('')).not.toContain('s3cret');
+  });
+
   it('a failed invocation with no figures writes nothing and logs Powertools’ "nothing to publish" at debug only', async () => {
     const lines: Captured[] = [];
     const metrics = createFunctionMetrics('requeue', { logger: capturingLogger(lines), env: { PGWARDEN_STAGE: 'unit' } });
