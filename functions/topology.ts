@@ -30,14 +30,11 @@ export const handler = middy(async (event: unknown) => {
     const settings = topologySettingsFor(deps.config, cluster);
     return { cluster, settings, writer: writerFor(settings) };
   });
+  const stateDb = request.dryRun ? undefined : await deps.stateDb();
+  const publisher = await deps.publisher({ dryRun: request.dryRun });
+  // The round only: a cold start's connection and migrations are not the probe's time.
   const started = performance.now();
-  const clusters = await monitor.run({
-    targets,
-    stateDb: request.dryRun ? undefined : await deps.stateDb(),
-    publisher: await deps.publisher({ dryRun: request.dryRun }),
-    logger,
-    dryRun: request.dryRun,
-  });
+  const clusters = await monitor.run({ targets, stateDb, publisher, logger, dryRun: request.dryRun });
   metrics.record(topologyMetrics(clusters, { dryRun: request.dryRun, durationMs: performance.now() - started }));
   return { clusters };
 })
