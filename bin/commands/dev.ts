@@ -107,6 +107,9 @@ function exposeToFunctions(
   process.env.AWS_SECRET_ACCESS_KEY = LOCAL_SQS_CREDENTIALS.secretAccessKey;
   // Handlers log JSON through Powertools; the view says what matters, so they only speak up for warnings.
   if (config.log.level !== 'debug') process.env.PGWARDEN_LOG_LEVEL = 'warn';
+  // They also write CloudWatch metrics (EMF JSON lines) to stdout, which nothing collects here: off, unless the
+  // caller set POWERTOOLS_METRICS_DISABLED=false to see them (Powertools reads it when a handler loads).
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   delete process.env.PGWARDEN_URLS;
   delete process.env.PGWARDEN_CONFIG;
 }

@@ -134,5 +134,7 @@ describe('pgwarden dev (end to end)', () => {
     await expect(probe.connect()).rejects.toThrow();
     // The webhook's secret path never reached the console.
     expect(stdout + stderr).not.toContain(new URL(slack.url).pathname);
+    // The handlers' CloudWatch metrics (EMF JSON lines) stay out of the local console.
+    expect(stdout).not.toContain('"CloudWatchMetrics"');
   }, 60_000);
 });
