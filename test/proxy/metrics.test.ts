@@ -4,6 +4,7 @@
  * and the scrape passes `promtool check metrics` (Debian's `prometheus` package; skipped when it is missing).
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { register as globalRegistry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import packageJson from '../../package.json' with { type: 'json' };
@@ -123,6 +124,16 @@ describe('proxy metrics', () => {
     } finally {
       await client.end();
     }
+  });
+
+  it('serves every proxy series the alert rules in infra/prometheus read', async () => {
+    const rules = readFileSync(new URL('../../infra/prometheus/pgwarden-proxy.rules.yaml', import.meta.url), 'utf8');
+    const read = new Set(rules.match(/pgwarden_proxy_[a-z0-9_]+/g));
+    expect(read.size).toBeGreaterThan(5);
+    const served = new Set((await scrape(proxy)).samples.map((s) => s.name));
+    // Counters the proxy has not incremented yet (refusals) have no sample: their HELP line still names them.
+    const described = (await scrape(proxy)).text;
+    for (const name of read) expect(served.has(name) || described.includes(`# TYPE ${name} `), name).toBe(true);
   });
 
   it.skipIf(!promtool)('passes promtool check metrics (needs promtool from the prometheus package)', async () => {
