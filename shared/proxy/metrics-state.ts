@@ -10,14 +10,14 @@ import type { MetricsNode, MetricsState } from './metrics-types.ts';
 import type { SplitBrain } from './router.ts';
 
 /** `down`: checked and unreachable; `unknown`: not checked yet; else what `pg_is_in_recovery()` said. */
-export type MetricsRole = MetricsNode['role'] | 'down';
+type MetricsRole = MetricsNode['role'] | 'down';
 
 const ROLES: readonly MetricsRole[] = ['primary', 'replica', 'unknown', 'down'];
 /** Every split-brain kind; the `satisfies` makes a new kind in router.ts fail to compile until it is listed. */
 const SPLIT_BRAIN_STATES = Object.keys({ none: 0, resolved: 0, unresolved: 0 } satisfies Record<SplitBrain['kind'], 0>);
 
 /** The role label of a node. */
-export function metricsRole(node: MetricsNode): MetricsRole {
+function metricsRole(node: MetricsNode): MetricsRole {
   if (!node.up && node.lastCheckAt !== null) return 'down';
   return node.role;
 }

@@ -5,8 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryLogger } from '../../shared/log/index.ts';
-import { describeApiExposure, isLoopbackHost } from '../../shared/proxy/api-auth.ts';
-import { createProxy, type ProxyService } from '../../shared/proxy/index.ts';
+import { createProxy, describeApiExposure, isLoopbackHost, type ProxyService } from '../../shared/proxy/index.ts';
 import { startTestCluster, type TestCluster } from '../harness/cluster.ts';
 import { eventually, getJson, proxyNodes, testSettings } from './helpers.ts';
 
