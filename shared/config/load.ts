@@ -77,7 +77,7 @@ export const ENV_VARS: Record<string, { path: string[]; convert?: (value: string
   PGWARDEN_MAX_LAG: { path: ['topology', 'maxLag'], doc: 'replicas lagging more leave the read-only endpoints' },
   PGWARDEN_KUBECONFIG: { path: ['topology', 'kubeconfig'], doc: 'kubeconfig file (else in-cluster or KUBECONFIG)' },
   PGWARDEN_KUBECONFIG_TEXT: { path: ['topology', 'kubeconfigText'], doc: 'a kubeconfig document itself (the Kubeconfig secret)' },
-  PGWARDEN_PROXY_API_TOKEN: { path: ['proxy', 'apiToken'], doc: 'bearer token for the proxy API drain/undrain' },
+  PGWARDEN_PROXY_API_TOKEN: { path: ['proxy', 'apiToken'], doc: 'bearer token for proxy API mutations; none: 403' },
   PGWARDEN_PROXY_API_HOST: { path: ['proxy', 'apiHost'], doc: 'address the proxy API binds (default 127.0.0.1)' },
   PGWARDEN_PROXY_API_PORT: { path: ['proxy', 'apiPort'], doc: 'proxy API port (default 8008)' },
   PGWARDEN_PROXY_RW_PORT: { path: ['proxy', 'rwPort'], doc: 'read-write listener port (default 5432)' },

@@ -318,16 +318,9 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
   const openConnections = (node: NodeRuntime) => counters.open(node.index, 'rw') + counters.open(node.index, 'ro');
 
   const metrics = createProxyMetrics({
-    nodes: () =>
-      nodes.map((n) => {
-        const { open, total, bytesIn, bytesOut } = counters.traffic(n.index);
-        return { name: n.name, active: open, total, bytesIn, bytesOut, up: n.health?.ok === true, lagBytes: plan.lag[n.name] ?? null };
-      }),
+    state: () => state(),
     refused: () => counters.refusals(),
     workers: () => Array.from({ length: threads }, (_, slot) => counters.routedBy(slot)),
-    splitBrain: () => (plan.splitBrain.kind === 'none' ? 0 : plan.splitBrain.kind === 'resolved' ? 1 : 2),
-    leader: () => leading,
-    failovers: () => failovers,
   });
 
   /** Read-write connections may only stay on the current primary; with split brain unresolved, on none. */
