@@ -18,7 +18,7 @@ export const CLAIM_DUE_SQL = `with due as (
       set status = 'pending', next_retry_at = null, updated_at = $1
      from due
     where d.id = due.id
-   returning d.id, d.channel, d.event, due.next_retry_at as due_at`;
+   returning d.id, d.channel, d.event, d.status, d.retry_count, due.next_retry_at as due_at`;
 
 /**
  * Makes `failed` rows that used up their attempts (`$2`) dead (`$1` now), returning them so `delivery_dead` can be
@@ -48,15 +48,15 @@ export const CLAIM_STALE_PENDING_SQL = `with stale as (
       set updated_at = $3
      from stale
     where d.id = stale.id
-   returning d.id, d.channel, d.event`;
+   returning d.id, d.channel, d.event, d.status, d.retry_count`;
 
-/** A row taken by the sweeper to publish again. */
-export type ClaimedDelivery = Pick<LedgerRow, 'id' | 'channel' | 'event'>;
+/** A row taken by the sweeper to publish again (locked until the sweep's transaction ends). */
+export type ClaimedDelivery = Pick<LedgerRow, 'id' | 'channel' | 'event' | 'status' | 'retry_count'>;
 
 /** Due `failed` rows made `pending` (at most `limit`), oldest due first. */
 export async function claimDue(tx: Queryable, now: Date, limit: number): Promise<ClaimedDelivery[]> {
   const { rows } = await ledgerQuery<ClaimedDelivery & { due_at: Date }>(tx, CLAIM_DUE_SQL, [now, limit]);
-  return rows.sort((a, b) => a.due_at.getTime() - b.due_at.getTime()).map(({ id, channel, event }) => ({ id, channel, event }));
+  return rows.sort((a, b) => a.due_at.getTime() - b.due_at.getTime()).map(({ due_at: _, ...row }) => row);
 }
 
 /** `pending` rows untouched since `before` (at most `limit`), touched now so the next sweep leaves them. */
@@ -69,6 +69,8 @@ export async function promoteExhausted(
   tx: Queryable,
   maxAttempts: number,
   now: Date,
-): Promise<Array<ClaimedDelivery & { last_error: string }>> {
-  return (await ledgerQuery<ClaimedDelivery & { last_error: string }>(tx, PROMOTE_EXHAUSTED_SQL, [now, maxAttempts])).rows;
+): Promise<Array<Pick<LedgerRow, 'id' | 'channel' | 'event'> & { last_error: string }>> {
+  return (
+    await ledgerQuery<Pick<LedgerRow, 'id' | 'channel' | 'event'> & { last_error: string }>(tx, PROMOTE_EXHAUSTED_SQL, [now, maxAttempts])
+  ).rows;
 }

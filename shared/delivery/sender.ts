@@ -3,12 +3,12 @@ import type { Cluster } from '../db/types.ts';
 import { type Logger, silentLogger } from '../log/index.ts';
 import type { Notifier, SendOutcome } from '../notifiers/index.ts';
 import { describeError, redact } from '../redact/index.ts';
+import { noSenderFailure, planAttempt } from './attempt-plan.ts';
 import { DeliveryQueueError } from './errors.ts';
 import { insertDeliveries, type LockedDelivery, lockDeliveries } from './ledger.ts';
-import { type AttemptOutcome, type AttemptUpdate, recordAttempts } from './ledger-attempts.ts';
+import { type AttemptUpdate, recordAttempts } from './ledger-attempts.ts';
 import type { AlertQueue } from './queue.ts';
 import { raiseDeliveryDead } from './raise-dead.ts';
-import { planFailure } from './retry-policy.ts';
 
 /** One queue record as the sender sees it (what an SQS event's `Records[i]` carries). */
 export interface DeliveryRecord {
@@ -186,8 +186,7 @@ function checkRecord(
 }
 
 async function safeSend(notifier: Notifier | undefined, channel: Channel, event: AlertEvent): Promise<SendOutcome> {
-  // Retryable, not permanent: the sender may be configured (or its function deployed) before the attempts run out.
-  if (!notifier) return { kind: 'retry', error: `no sender is configured for channel ${channel}` };
+  if (!notifier) return noSenderFailure(channel);
   try {
     return await notifier.send(event);
   } catch (error) {
@@ -311,48 +310,6 @@ async function reportChunk(chunk: readonly Accepted[], results: readonly Deliver
         log.info('delivery acknowledged without sending', { outcome: result.outcome });
     }
   }
-}
-
-/** The row state and attempt one send outcome makes, and what the caller is told. */
-function planAttempt(
-  row: LockedDelivery,
-  outcome: SendOutcome,
-  now: Date,
-): { update: AttemptUpdate; result: Pick<DeliveryResult, 'outcome' | 'error' | 'nextRetryAt'> } {
-  const httpStatus = outcome.status ?? null;
-  if (outcome.kind === 'sent') {
-    return {
-      update: {
-        deliveryId: row.id,
-        status: 'sent',
-        retryCount: row.retry_count,
-        nextRetryAt: null,
-        lastError: null,
-        sentAt: now,
-        outcome: 'sent',
-        error: null,
-        httpStatus,
-      },
-      result: { outcome: 'sent' },
-    };
-  }
-  const retryAfterMs = outcome.kind === 'retry' ? outcome.retryAfterMs : undefined;
-  const plan = planFailure(row.retry_count, { kind: outcome.kind, error: outcome.error, status: outcome.status, retryAfterMs }, now);
-  const attempt: AttemptOutcome = plan.status === 'dead' ? 'dead' : httpStatus === 429 ? 'rate_limited' : 'failed';
-  const update: AttemptUpdate = {
-    deliveryId: row.id,
-    status: plan.status,
-    retryCount: plan.retryCount,
-    nextRetryAt: plan.nextRetryAt,
-    lastError: plan.lastError,
-    sentAt: null,
-    outcome: attempt,
-    error: plan.lastError,
-    httpStatus,
-  };
-  return plan.status === 'dead'
-    ? { update, result: { outcome: 'dead', error: plan.lastError } }
-    : { update, result: { outcome: 'failed', error: plan.lastError, nextRetryAt: plan.nextRetryAt.toISOString() } };
 }
 
 /**

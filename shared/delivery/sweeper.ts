@@ -1,8 +1,10 @@
-import type { Channel } from '../alerts/index.ts';
+import { CHANNELS, type Channel } from '../alerts/index.ts';
 import type { Cluster } from '../db/types.ts';
 import { type Logger, silentLogger } from '../log/index.ts';
 import { describeError } from '../redact/index.ts';
+import { noSenderFailure, planAttempt } from './attempt-plan.ts';
 import { publishRecorded, toDeliveryMessage } from './ledger.ts';
+import { recordAttempts } from './ledger-attempts.ts';
 import { claimDue, claimStalePending, promoteExhausted } from './ledger-sweep.ts';
 import type { AlertQueue } from './queue.ts';
 import { raiseDeliveryDead } from './raise-dead.ts';
@@ -37,6 +39,8 @@ export interface SweepResult {
   promotedDead: number;
   /** Of `due`, rows found `pending` for longer than `stalePendingMs` (their message was lost). */
   stalePending: number;
+  /** Of `due`, rows for a channel this version does not know: their attempt was counted, nothing published. */
+  noSender: number;
 }
 
 /**
@@ -61,22 +65,39 @@ export async function sweepDeliveries(options: SweepOptions): Promise<SweepResul
   }
   const now = clock();
 
-  const { claimed, promoted, stalePending } = await options.db.runTx(async (tx) => {
+  const { claimed, promoted, noSender, stalePending } = await options.db.runTx(async (tx) => {
     const exhausted = await promoteExhausted(tx, MAX_ATTEMPTS, now);
     const due = await claimDue(tx, now, batchSize);
     const room = batchSize - due.length;
     const stale = room > 0 ? await claimStalePending(tx, new Date(now.getTime() - stalePendingMs), room, now) : [];
-    return { claimed: [...due, ...stale], promoted: exhausted, stalePending: stale.length };
+    const taken = [...due, ...stale];
+    // A channel this version does not know (a row written by hand or by another version) has no sender anywhere:
+    // publishing it would only bounce back. Its attempt is counted here, so the retry policy ends it.
+    const unknown = taken.filter((row) => !(CHANNELS as readonly string[]).includes(row.channel));
+    const planned = unknown.map((row) => planAttempt(row, noSenderFailure(row.channel), now).update);
+    await recordAttempts(tx, planned, now);
+    const died = unknown.flatMap((row, i) => {
+      const update = planned[i];
+      return update?.status === 'dead' ? [{ ...row, last_error: update.lastError ?? '' }] : [];
+    });
+    return {
+      claimed: taken.filter((row) => !unknown.includes(row)),
+      promoted: [...exhausted, ...died],
+      noSender: unknown.length,
+      stalePending: stale.length,
+    };
   });
 
   const result: SweepResult = {
-    due: claimed.length,
+    due: claimed.length + noSender,
     published: claimed.length,
     unpublished: 0,
     promotedDead: promoted.length,
     stalePending,
+    noSender,
   };
   // After the commit, like any publish: the direct queue sends through the ledger, which needs the rows unlocked.
+  // Rows that died of an unknown channel are reported here too.
   const raise = { db: options.db, queue: options.queue, channels: options.channels ?? [], clock };
   for (const row of promoted) {
     const log = logger.child({ deliveryId: row.id, channel: row.channel, rule: row.event.rule, cluster: row.event.cluster });

@@ -10,6 +10,8 @@ import {
   sweepDeliveries,
 } from '../../shared/delivery/index.ts';
 import { createMemoryLogger } from '../../shared/log/index.ts';
+import { createLokiNotifier } from '../../shared/notifiers/index.ts';
+import { startLokiFake } from '../harness/fakes/loki.ts';
 import { createTestClock, holdingQueue, type Ledger, MINUTE, scriptedNotifier, startLedger, testEvent } from './helpers.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -76,6 +78,81 @@ describe('deliveries that no sender can send, and the attempt history', () => {
       [4, 'failed', 'no sender is configured for channel loki', null],
       [5, 'dead', `gave up after ${MAX_ATTEMPTS} attempts: no sender is configured for channel loki`, null],
     ]);
+  });
+
+  it('counts the attempts of a row for a channel this version does not know and makes it dead, without publishing it', async () => {
+    const time = createTestClock();
+    const slack = scriptedNotifier('slack');
+    const { db } = ledger;
+    const event = testEvent({ summary: 'orders lost its primary' }, time.clock);
+    // Written by another version (or by hand): no sender anywhere knows "teams".
+    const id = 'eeeeeeee-eeee-4eee-8eee-eeeeeeeeeeee';
+    await db.exec(
+      `insert into pgwarden.deliveries (id, event_id, channel, status, retry_count, next_retry_at, rule, cluster, event, created_at, updated_at)
+       values ($1, $2, 'teams', 'failed', 0, $3, $4, $5, $6, $3, $3)`,
+      [id, event.id, time.now(), event.rule, event.cluster, JSON.stringify(event)],
+    );
+    const published: string[] = [];
+    const direct = createDirectQueue({ db, notifiers: { slack }, clock: time.clock });
+    const queue = {
+      publish: async (messages: Parameters<typeof direct.publish>[0]) => {
+        published.push(...messages.map((m) => `${m.channel}/${m.event.rule}`));
+        await direct.publish(messages);
+      },
+    };
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      expect(await sweepDeliveries({ db, queue, clock: time.clock, channels: ['slack'] })).toMatchObject({
+        due: 1,
+        noSender: 1,
+        published: 0,
+      });
+      expect((await ledger.row(id)).retry_count).toBe(attempt);
+      time.advance(60 * MINUTE);
+    }
+    expect(await ledger.row(id)).toMatchObject({
+      status: 'dead',
+      last_error: `gave up after ${MAX_ATTEMPTS} attempts: no sender is configured for channel teams`,
+    });
+    expect((await sweepDeliveries({ db, queue, clock: time.clock, channels: ['slack'] })).due).toBe(0);
+    expect(published).toEqual(['slack/delivery_dead']);
+    expect(slack.delivered.map((e) => e.summary)).toEqual([
+      `teams delivery of "orders lost its primary" is dead: gave up after ${MAX_ATTEMPTS} attempts: no sender is configured for channel teams`,
+    ]);
+    expect((await getDelivery({ db, id }))?.attempts.map((a) => a.outcome)).toEqual(['failed', 'failed', 'failed', 'failed', 'dead']);
+  });
+
+  it('sends to a Loki 2.x through the ledger on the first round without metadata, and remembers; on makes it dead as before', async () => {
+    const time = createTestClock();
+    const { db } = ledger;
+    const old = await startLokiFake({ structuredMetadata: false });
+    try {
+      const loki = createLokiNotifier({ url: old.url, clock: time.clock });
+      const publisher = createAlertDelivery({ db, queue: 'direct', notifiers: { loki }, clock: time.clock });
+      await publisher.publish([testEvent({ summary: 'first' }, time.clock)]);
+      await publisher.publish([testEvent({ summary: 'second' }, time.clock)]);
+      const rows = await ledger.rows();
+      expect(rows.map((row) => [row.event.summary, row.status, row.retry_count])).toEqual([
+        ['first', 'sent', 0],
+        ['second', 'sent', 0],
+      ]);
+      expect((await getDelivery({ db, id: rows[0]!.id }))?.attempts.map((a) => [a.outcome, a.httpStatus])).toEqual([['sent', 204]]);
+      // One refused push for the first delivery, then every push without metadata.
+      expect(old.requests.map((request) => request.status)).toEqual([400, 204, 204]);
+      expect(old.received.flatMap((push) => push.streams.map((stream) => stream.values[0]?.length))).toEqual([2, 2]);
+
+      await ledger.reset();
+      const strict = createLokiNotifier({ url: old.url, clock: time.clock, structuredMetadata: 'on' });
+      await createAlertDelivery({ db, queue: 'direct', notifiers: { loki: strict }, clock: time.clock }).publish([
+        testEvent({}, time.clock),
+      ]);
+      const [dead] = await ledger.rows();
+      expect(dead).toMatchObject({ status: 'dead', retry_count: 1 });
+      expect(dead?.last_error).toMatch(
+        /^permanent failure: loki answered 400: stream '\{.*includes structured metadata, but this feature is disallowed/,
+      );
+    } finally {
+      await old.close();
+    }
   });
 
   it('keeps each attempt with its time, outcome, HTTP status and error; requeue clears last_error and keeps the history', async () => {
