@@ -122,15 +122,16 @@ export interface LokiNotifierOptions {
   clock?: () => Date;
   /**
    * `auto` (default): send structured metadata; when Loki refuses it (a 400 saying so: Loki < 3, or
-   * `allow_structured_metadata: false`), send again at once without it and remember that for this push URL for the
-   * rest of the process. `on`: always send it (such a 400 is a permanent failure). `off`: never send it.
+   * `allow_structured_metadata: false`), send again at once without it and remember that for this push URL and
+   * tenant for the rest of the process. `on`: always send it (such a 400 is a permanent failure). `off`: never
+   * send it.
    */
   structuredMetadata?: 'auto' | 'on' | 'off';
 }
 
 /**
- * Push URLs (without credentials) that refused structured metadata in this process: every notifier for such a
- * server sends without it, so only the first delivery pays the extra round trip.
+ * Push URLs (without credentials) and tenants that refused structured metadata in this process: every notifier for
+ * such a server sends without it, so only the first delivery pays the extra round trip.
  */
 const refusesMetadata = new Set<string>();
 
@@ -190,7 +191,8 @@ export function createLokiNotifier(options: LokiNotifierOptions): Notifier {
   if (!['auto', 'on', 'off'].includes(mode)) {
     throw new NotifierConfigError('structuredMetadata', `must be auto, on or off, got ${String(mode)}`);
   }
-  const serverKey = pushUrl.href;
+  // allow_structured_metadata is a per-tenant limit in Loki: remember the refusal per URL and tenant.
+  const serverKey = `${pushUrl.href} ${options.orgId ?? ''}`;
   const withMetadata = () => mode === 'on' || (mode === 'auto' && !refusesMetadata.has(serverKey));
 
   const push = async (event: AlertEvent, structuredMetadata: boolean): Promise<SendOutcome & { refusedMetadata?: boolean }> => {
