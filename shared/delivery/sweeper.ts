@@ -3,9 +3,9 @@ import type { Cluster } from '../db/types.ts';
 import { type Logger, silentLogger } from '../log/index.ts';
 import { describeError } from '../redact/index.ts';
 import { noSenderFailure, planAttempt } from './attempt-plan.ts';
-import { publishRecorded, toDeliveryMessage } from './ledger.ts';
+import { publishRecorded, type Queryable, toDeliveryMessage } from './ledger.ts';
 import { recordAttempts } from './ledger-attempts.ts';
-import { claimDue, claimStalePending, promoteExhausted } from './ledger-sweep.ts';
+import { type ClaimedDelivery, claimDue, claimStalePending, promoteExhausted } from './ledger-sweep.ts';
 import type { AlertQueue } from './queue.ts';
 import { raiseDeliveryDead } from './raise-dead.ts';
 import { MAX_ATTEMPTS } from './retry-policy.ts';
@@ -35,7 +35,7 @@ export interface SweepResult {
   published: number;
   /** Rows the queue refused: back to `failed`, due now, for the next sweep. */
   unpublished: number;
-  /** `failed` rows that had used up their attempts and were made `dead`. */
+  /** Rows made `dead` by this sweep: `failed` with their attempts used up, or an unknown channel's last attempt. */
   promotedDead: number;
   /** Of `due`, rows found `pending` for longer than `stalePendingMs` (their message was lost). */
   stalePending: number;
@@ -71,15 +71,8 @@ export async function sweepDeliveries(options: SweepOptions): Promise<SweepResul
     const room = batchSize - due.length;
     const stale = room > 0 ? await claimStalePending(tx, new Date(now.getTime() - stalePendingMs), room, now) : [];
     const taken = [...due, ...stale];
-    // A channel this version does not know (a row written by hand or by another version) has no sender anywhere:
-    // publishing it would only bounce back. Its attempt is counted here, so the retry policy ends it.
     const unknown = taken.filter((row) => !(CHANNELS as readonly string[]).includes(row.channel));
-    const planned = unknown.map((row) => planAttempt(row, noSenderFailure(row.channel), now).update);
-    await recordAttempts(tx, planned, now);
-    const died = unknown.flatMap((row, i) => {
-      const update = planned[i];
-      return update?.status === 'dead' ? [{ ...row, last_error: update.lastError ?? '' }] : [];
-    });
+    const died = await countNoSenderAttempts(tx, unknown, now);
     return {
       claimed: taken.filter((row) => !unknown.includes(row)),
       promoted: [...exhausted, ...died],
@@ -97,7 +90,6 @@ export async function sweepDeliveries(options: SweepOptions): Promise<SweepResul
     noSender,
   };
   // After the commit, like any publish: the direct queue sends through the ledger, which needs the rows unlocked.
-  // Rows that died of an unknown channel are reported here too.
   const raise = { db: options.db, queue: options.queue, channels: options.channels ?? [], clock };
   for (const row of promoted) {
     const log = logger.child({ deliveryId: row.id, channel: row.channel, rule: row.event.rule, cluster: row.event.cluster });
@@ -118,4 +110,22 @@ export async function sweepDeliveries(options: SweepOptions): Promise<SweepResul
   if (result.due > 0 || result.promotedDead > 0) logger.info('deliveries swept', { ...result });
   else logger.debug('nothing to sweep');
   return result;
+}
+
+/**
+ * Records a failed attempt for rows of a channel this version does not know (written by hand or by another
+ * version): no sender anywhere can take them, so publishing would only bounce them back, uncounted, forever.
+ * Counted, the retry policy ends them. Returns the rows that died of it, with their `last_error`.
+ */
+async function countNoSenderAttempts(
+  tx: Queryable,
+  rows: readonly ClaimedDelivery[],
+  now: Date,
+): Promise<Array<ClaimedDelivery & { last_error: string }>> {
+  const planned = rows.map((row) => planAttempt(row, noSenderFailure(row.channel), now).update);
+  await recordAttempts(tx, planned, now);
+  return rows.flatMap((row, i) => {
+    const update = planned[i];
+    return update?.status === 'dead' ? [{ ...row, last_error: update.lastError ?? '' }] : [];
+  });
 }
