@@ -2,6 +2,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { z } from 'zod';
+import { deliveryChannels } from '../shared/config/index.ts';
 import { sweepDeliveries } from '../shared/delivery/index.ts';
 import { loadFunctionConfig } from './lib/config.ts';
 import { createFunctionDeps } from './lib/deps.ts';
@@ -20,7 +21,7 @@ export const handler = middy(async (event: unknown) => {
   const request = parseInvocation(event, payloadSchema);
   const db = await deps.requireStateDb();
   const queue = await deps.queue();
-  const result = await sweepDeliveries({ db, queue, logger, batchSize: request.batchSize });
+  const result = await sweepDeliveries({ db, queue, logger, batchSize: request.batchSize, channels: deliveryChannels(deps.config) });
   metrics.record(sweepMetrics(result));
   return result;
 })

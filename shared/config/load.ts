@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { registerSecret } from '../redact/index.ts';
+import { crossFieldIssues } from './cross-checks.ts';
 import { ConfigError, type ConfigProblem } from './errors.ts';
 import {
   type ClusterConfig,
@@ -56,6 +57,10 @@ export const ENV_VARS: Record<string, { path: string[]; convert?: (value: string
   PGWARDEN_LOKI_BEARER_TOKEN: { path: ['loki', 'bearerToken'], doc: 'Loki bearer token' },
   PGWARDEN_LOKI_USERNAME: { path: ['loki', 'username'], doc: 'Loki basic-auth user' },
   PGWARDEN_LOKI_PASSWORD: { path: ['loki', 'password'], doc: 'Loki basic-auth password' },
+  PGWARDEN_LOKI_STRUCTURED_METADATA: {
+    path: ['loki', 'structuredMetadata'],
+    doc: 'auto (send, fall back when refused), on or off: structured metadata on Loki entries',
+  },
   PGWARDEN_QUEUE_URL: { path: ['queue', 'url'], doc: 'SQS alerts queue URL' },
   PGWARDEN_QUEUE_URL_SLACK: { path: ['queue', 'urls', 'slack'], doc: 'SQS queue of the Slack sender' },
   PGWARDEN_QUEUE_URL_LOKI: { path: ['queue', 'urls', 'loki'], doc: 'SQS queue of the Loki sender' },
@@ -208,7 +213,17 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   }
   const merged = mergeConfig(mergeConfig(fromFile, envToRaw(env)), (options.overrides ?? {}) as Json);
   const result = configSchema.safeParse(merged);
-  if (!result.success) throw new ConfigError(problemsOf(result.error, file ?? 'config'));
+  if (!result.success) {
+    // The schema's cross-field checks did not run (a field failed first): run them on the input, so every problem
+    // is listed at once.
+    const problems = problemsOf(result.error, file ?? 'config');
+    const seen = new Set(problems.map((problem) => `${problem.path}\n${problem.message}`));
+    for (const issue of crossFieldIssues(merged)) {
+      const problem = { path: formatPath(issue.path), message: issue.message, source: file ?? 'config' };
+      if (!seen.has(`${problem.path}\n${problem.message}`)) problems.push(problem);
+    }
+    throw new ConfigError(problems);
+  }
   registerConfigSecrets(result.data);
   return result.data;
 }
