@@ -5,6 +5,7 @@
 import pg from 'pg';
 import { endQuietly } from '../db/index.ts';
 import type { Logger } from '../log/index.ts';
+import { TIMELINE_SQL } from '../nodes/index.ts';
 import { describeError } from '../redact/index.ts';
 import { parseLsn } from './router.ts';
 
@@ -19,15 +20,9 @@ export interface NodeHealth {
   readonly error: string | null;
 }
 
-/**
- * A primary's timeline is read from its current WAL file name (exact right after promotion, unlike the
- * checkpoint's, which lags until the end-of-recovery checkpoint); a replica's from its WAL receiver, else its
- * last restartpoint. pg_stat_wal_receiver shows `received_tli` only to pg_read_all_stats members, hence coalesce.
- */
+/** Role, timeline (read as every observer reads it: shared/nodes) and WAL position, in one round trip. */
 const CHECK_SQL = `select pg_is_in_recovery() as recovery,
-  case when pg_is_in_recovery()
-    then coalesce((select received_tli from pg_stat_wal_receiver limit 1), (select timeline_id from pg_control_checkpoint()))
-    else ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int end as timeline,
+  ${TIMELINE_SQL} as timeline,
   case when pg_is_in_recovery() then pg_last_wal_replay_lsn()::text else pg_current_wal_lsn()::text end as lsn,
   case when pg_is_in_recovery() then pg_last_wal_receive_lsn()::text end as receive_lsn`;
 
