@@ -7,6 +7,7 @@ import { nodeAddress } from '../config/index.ts';
 import { isRetryable, parseLsn, RetryExhaustedError, withConnection, withRetry } from '../db/index.ts';
 import type { Logger } from '../log/index.ts';
 import { silentLogger } from '../log/index.ts';
+import { TIMELINE_SQL } from '../nodes/index.ts';
 import { describeError } from '../redact/index.ts';
 import { ProbeConnectError, ProbeQueryError, TopologyOptionsError } from './errors.ts';
 
@@ -82,11 +83,9 @@ export interface ProbeOptions {
 interface ProbeRow {
   in_recovery: boolean;
   current_lsn: string | null;
-  wal_timeline: number | null;
   receive_lsn: string | null;
   replay_lsn: string | null;
-  received_timeline: number | null;
-  checkpoint_timeline: number | null;
+  timeline: number | null;
   replay_paused: boolean | null;
   lag_seconds: number | null;
 }
@@ -94,17 +93,15 @@ interface ProbeRow {
 /*
  * One round trip. The CASE guards matter: pg_current_wal_lsn() and pg_walfile_name() fail during recovery, and
  * pg_is_wal_replay_paused() fails outside it. A freshly started standby can report a receive LSN below its replay
- * LSN (receiving restarts at a segment boundary), so "caught up" is receive <= replay, not equality.
+ * LSN (receiving restarts at a segment boundary), so "caught up" is receive <= replay, not equality. The timeline
+ * is read as every observer reads it (shared/nodes).
  */
 const PROBE_SQL = `select
   pg_is_in_recovery() as in_recovery,
   case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end as current_lsn,
-  case when pg_is_in_recovery() then null
-       else ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int end as wal_timeline,
   pg_last_wal_receive_lsn()::text as receive_lsn,
   pg_last_wal_replay_lsn()::text as replay_lsn,
-  (select received_tli from pg_stat_wal_receiver) as received_timeline,
-  (select timeline_id from pg_control_checkpoint()) as checkpoint_timeline,
+  ${TIMELINE_SQL} as timeline,
   case when pg_is_in_recovery() then pg_is_wal_replay_paused() end as replay_paused,
   case when not pg_is_in_recovery() then null
        when pg_last_wal_receive_lsn() is null or pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() then 0
@@ -207,14 +204,14 @@ export async function probeNode(node: NodeConfig, options: ProbeOptions = {}): P
 
 function rowToProbe(row: ProbeRow, base: ProbeBase): PrimaryProbe | ReplicaProbe {
   if (!row.in_recovery) {
-    return { ...base, state: 'primary', timeline: row.wal_timeline ?? row.checkpoint_timeline, currentLsn: row.current_lsn ?? '0/0' };
+    return { ...base, state: 'primary', timeline: row.timeline, currentLsn: row.current_lsn ?? '0/0' };
   }
   const receiveLsn = row.receive_lsn;
   const replayLsn = row.replay_lsn;
   return {
     ...base,
     state: 'replica',
-    timeline: row.received_timeline ?? row.checkpoint_timeline,
+    timeline: row.timeline,
     receiveLsn,
     replayLsn,
     replayPaused: row.replay_paused === true,
