@@ -62,3 +62,8 @@ export function choosePrimary<T extends RoleObservation>(nodes: readonly T[]): P
 export function writeTarget<T extends RoleObservation>(verdict: PrimaryVerdict<T>): T | null {
   return verdict.kind === 'single' || verdict.kind === 'superseded' ? verdict.primary : null;
 }
+
+/** Names nodes with their timelines for logs and errors: `pg-0 (timeline 1), pg-1 (timeline ?)`. */
+export function describeClaims(nodes: readonly RoleObservation[]): string {
+  return nodes.map((node) => `${node.name} (timeline ${node.timeline ?? '?'})`).join(', ');
+}
