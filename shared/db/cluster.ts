@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Logger } from '../log/index.ts';
 import { silentLogger } from '../log/index.ts';
-import { choosePrimary, describeClaims, type PrimaryVerdict, type RoleObservation, readRole, writeTarget } from '../nodes/index.ts';
+import { choosePrimary, describeClaims, observeNode, type PrimaryVerdict, type RoleObservation, writeTarget } from '../nodes/index.ts';
 import { describeError, registerSecret } from '../redact/index.ts';
 import { withConnection } from './connection.ts';
 import {
@@ -164,7 +164,7 @@ export function createCluster(options: ClusterOptions): Cluster {
           queryTimeoutMs: health.timeoutMs,
           applicationName: `${poolOptions.applicationName ?? 'pgwarden'}-health`,
         },
-        readRole,
+        observeNode,
       );
       node.timeline = timeline;
       if (discovery) setRole(node, recovery ? 'replica' : 'primary');

@@ -1,11 +1,11 @@
 /**
  * Health checks: one persistent monitoring connection per node (reconnected after any failure), one query per
- * check that tells role, timeline and WAL position.
+ * check that tells role, timeline and WAL position (shared/nodes' observation, as the topology probe reads it).
  */
 import pg from 'pg';
 import { endQuietly } from '../db/index.ts';
 import type { Logger } from '../log/index.ts';
-import { readRecovery, TIMELINE_SQL } from '../nodes/index.ts';
+import { observeNode, readRecovery } from '../nodes/index.ts';
 import { describeError } from '../redact/index.ts';
 import { parseLsn } from './router.ts';
 
@@ -18,19 +18,6 @@ export interface NodeHealth {
   readonly receiveLsn: bigint | null;
   readonly latencyMs: number;
   readonly error: string | null;
-}
-
-/** Role, timeline (read as every observer reads it: shared/nodes) and WAL position, in one round trip. */
-const CHECK_SQL = `select pg_is_in_recovery() as recovery,
-  ${TIMELINE_SQL} as timeline,
-  case when pg_is_in_recovery() then pg_last_wal_replay_lsn()::text else pg_current_wal_lsn()::text end as lsn,
-  case when pg_is_in_recovery() then pg_last_wal_receive_lsn()::text end as receive_lsn`;
-
-interface CheckRow {
-  recovery: boolean;
-  timeline: number | null;
-  lsn: string | null;
-  receive_lsn: string | null;
 }
 
 export interface NodeMonitorOptions {
@@ -101,13 +88,14 @@ export function createNodeMonitor(options: NodeMonitorOptions): NodeMonitor {
   const check = async (): Promise<NodeHealth> => {
     const started = performance.now();
     try {
-      const row = await onConnection(async (active) => (await active.query<CheckRow>(CHECK_SQL)).rows[0] as CheckRow);
+      const reading = await onConnection(observeNode);
       return {
         ok: true,
-        recovery: row.recovery,
-        timeline: row.timeline,
-        lsn: parseLsn(row.lsn),
-        receiveLsn: parseLsn(row.receive_lsn),
+        recovery: reading.recovery,
+        timeline: reading.timeline,
+        // A primary's current WAL position, a replica's replay position: what the router measures lag between.
+        lsn: parseLsn(reading.recovery ? reading.replayLsn : reading.currentLsn),
+        receiveLsn: parseLsn(reading.receiveLsn),
         latencyMs: performance.now() - started,
         error: null,
       };
