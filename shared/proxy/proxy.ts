@@ -367,7 +367,10 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     enforceFencing();
   };
 
-  /** Checks faster while the read-write target is unknown or in doubt, to follow a promotion within ~0.1–0.2 s. */
+  /**
+   * Full checks, faster while the read-write target is unknown or in doubt, and the promotion watch on replicas,
+   * so a promotion is followed within ~0.1–0.2 s whether or not the old primary stays up (checks.ts).
+   */
   const checks = createCheckScheduler({
     nodes,
     clock,
