@@ -198,6 +198,8 @@ export const proxySchema = z.strictObject({
   apiToken: z.string().min(8, 'an API token needs at least 8 characters').optional(),
   listenHost: z.string().default('0.0.0.0'),
   checkInterval: durationMs.default(1000),
+  /** The fast check on each replica's kept connection that notices a promotion between full checks; 0 turns it off. */
+  promotionCheckInterval: durationMs.default(100),
   checkTimeout: durationMs.default(1000),
   connectTimeout: durationMs.default(3000),
   maxLag: sizeBytes.default(16 * 1024 * 1024),
