@@ -45,7 +45,7 @@ async function alertPath(cluster: EmbeddedCluster): Promise<BenchRow[]> {
   try {
     for (const client of idle) await client.connect();
     await migrate(stateDb, MIGRATIONS, 'up');
-    await stateDb.exec('truncate pgwarden.alert_state, pgwarden.deliveries');
+    await stateDb.exec('truncate pgwarden.alert_state, pgwarden.deliveries cascade');
     const config = fleetConfig(cluster, { size: ALERT_FLEET, slackUrl: slack.url });
     let now = Date.parse('2026-11-01T00:00:00Z');
     const clock = () => new Date(now);

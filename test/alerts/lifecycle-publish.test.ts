@@ -38,7 +38,7 @@ describe('the alert path: deliveries recorded with the state, queued after COMMI
     slack = await startSlackFake();
   });
   beforeEach(async () => {
-    await stateDb.exec('truncate pgwarden.deliveries, pgwarden.alert_state');
+    await stateDb.exec('truncate pgwarden.deliveries, pgwarden.alert_state cascade');
   });
   afterAll(async () => {
     await slack?.close();

@@ -122,7 +122,7 @@ describe('the watchdog alert path under a fleet of 160 clusters', () => {
   }, 180_000);
 
   it('reports a queue that refuses as a problem, keeps the alert in the ledger and the state, and the sweeper sends it', async () => {
-    await stateDb.exec('truncate pgwarden.deliveries, pgwarden.alert_state');
+    await stateDb.exec('truncate pgwarden.deliveries, pgwarden.alert_state cascade');
     // A Slack of its own: the fleet test left random answers queued on the shared one.
     const slack = await startSlackFake();
     try {
