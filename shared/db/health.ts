@@ -9,6 +9,7 @@ import type { ClusterContext, NodeHandle } from './node-handle.ts';
 import { setRole } from './role-discovery.ts';
 import type { ClusterOptions } from './types.ts';
 
+/** The health of the client's nodes: what `healthy` in `stats()` and the routing read. */
 export interface NodeHealth {
   /** Records one outcome for `node`: a success heals it, `failureThreshold` failures in a row mark it down. */
   record(node: NodeHandle, healthy: boolean, error?: unknown): void;

@@ -7,6 +7,7 @@ import type { Logger } from '../log/index.ts';
 import { describeError, registerSecret } from '../redact/index.ts';
 import type { ClusterHooks, ClusterOptions, NodeRole, NodeSpec, NodeStats } from './types.ts';
 
+/** One node as the cluster client tracks it (mutable: health checks and failures update it). */
 export interface NodeHandle {
   name: string;
   address: string;

@@ -7,6 +7,7 @@ import { NoHealthyNodeError } from './errors.ts';
 import type { ClusterContext, NodeHandle } from './node-handle.ts';
 import type { NodeRole } from './types.ts';
 
+/** The answer to "where do writes go", kept current by rounds of health checks. */
 export interface RoleDiscovery {
   /** Checks every node now and reports the verdict; concurrent callers share one round of checks. */
   rediscover(): Promise<void>;

@@ -2,6 +2,7 @@
 import type { ClusterContext, NodeHandle } from './node-handle.ts';
 import type { RoleDiscovery } from './role-discovery.ts';
 
+/** Chooses the node of each read. */
 export interface ReadBalancer {
   /** In discovery mode, before any check has told the roles, learns them (else every read would go to the primary). */
   learnRoles(): Promise<void>;

@@ -31,6 +31,7 @@ export const DEFAULT_SETTINGS: Record<string, string | number | boolean> = {
   password_encryption: "'scram-sha-256'",
 };
 
+/** What `initialiseCluster` needs: where, which nodes, as whom, with which settings and binaries. */
 export interface InitialiseOptions {
   readonly baseDir: string;
   /** Primary first, as `startEmbeddedCluster` lays them out. */

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Credentials, EmbeddedNode, EmbeddedRole } from './types.ts';
 
+/** The content of `cluster.json`. */
 export interface SavedState {
   user: string;
   password: string;
@@ -20,6 +21,7 @@ export async function readSavedState(stateFile: string, nodeCount: number, user:
   return saved;
 }
 
+/** The persistent cluster's `cluster.json`, kept current by role changes. */
 export interface StateFile {
   /** Writes the current roles (a no-op unless persistent). */
   save(): Promise<void>;

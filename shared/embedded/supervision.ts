@@ -12,6 +12,7 @@ import { nodeUrl, quotedPrimaryConninfo } from './conninfo.ts';
 import { configureStandby } from './replica-copy.ts';
 import type { Binaries, Credentials, EmbeddedNode, RunAs } from './types.ts';
 
+/** What the supervisor needs to spawn a node and to talk to it as the superuser. */
 export interface SupervisorOptions {
   readonly bin: Binaries;
   readonly runAs: RunAs;

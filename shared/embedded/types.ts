@@ -4,6 +4,7 @@ import type { Logger } from '../log/index.ts';
 
 export type EmbeddedRole = 'primary' | 'replica';
 
+/** One node of the embedded cluster: its port, data directory, current role and postmaster. */
 export interface EmbeddedNode {
   readonly name: string;
   readonly port: number;
@@ -14,6 +15,7 @@ export interface EmbeddedNode {
   process: ChildProcess | undefined;
 }
 
+/** Options of `startEmbeddedCluster`; every one has a default. */
 export interface EmbeddedClusterOptions {
   /** Folder that holds one data directory per node. Default: a fresh folder under the OS temp dir. */
   baseDir?: string;
@@ -34,6 +36,7 @@ export interface EmbeddedClusterOptions {
   logger?: Logger;
 }
 
+/** A running embedded cluster, and what tests and `pgwarden dev` do to its nodes. */
 export interface EmbeddedCluster {
   readonly nodes: readonly EmbeddedNode[];
   readonly user: string;

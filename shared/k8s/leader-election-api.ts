@@ -7,6 +7,7 @@ import type { Logger } from '../log/index.ts';
 import { call, requestOptions, statusOf } from './api.ts';
 import { holderOf, releasedSpec } from './leader-election-lease.ts';
 
+/** The Lease operations leader election uses, free of the generated client's call shapes. */
 export interface LeaseApi {
   read(timeoutMs: number): Promise<V1Lease>;
   /** Creates the Lease with `spec`; a 409 means another candidate created it first. */

@@ -6,6 +6,7 @@ import type { LeaderElectorOptions } from './leader-election-types.ts';
 export const JITTER_FACTOR = 1.2;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
+/** The checked options with their defaults, and the clock as milliseconds. */
 export interface ElectorSettings {
   readonly name: string;
   readonly namespace: string;
