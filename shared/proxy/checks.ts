@@ -118,7 +118,11 @@ export function createCheckScheduler<N extends CheckedNode>(options: CheckSchedu
       logger.warn('promotion seen by the fast check: checking every node now', { node: node.name });
       for (const other of options.nodes) recheck(other);
     },
-    onFailure: (node) => recheck(node as N),
+    onFailure: (node) => {
+      // Under load the quick query can time out mid-promotion; the node's full check then decides what it is.
+      logger.debug('fast check failed: checking the node now', { node: node.name });
+      recheck(node as N);
+    },
   });
 
   return {
