@@ -196,9 +196,13 @@ describe('cluster client (fixed roles)', () => {
       hooks: { onNodeChange: (c) => changes.push(`${c.node}:${c.healthy}`) },
     });
     await pg.kill('pg-2');
-    await expect.poll(() => db.stats().find((s) => s.name === 'pg-2')?.healthy, { timeout: 10_000, interval: 50 }).toBe(false);
+    await expect
+      .poll(() => db.stats().find((s) => s.name === 'pg-2')?.healthy, { timeout: 10_000, interval: 50, message: 'pg-2 marked down' })
+      .toBe(false);
     await pg.start('pg-2');
-    await expect.poll(() => db.stats().find((s) => s.name === 'pg-2')?.healthy, { timeout: 10_000, interval: 50 }).toBe(true);
+    await expect
+      .poll(() => db.stats().find((s) => s.name === 'pg-2')?.healthy, { timeout: 10_000, interval: 50, message: 'pg-2 marked up again' })
+      .toBe(true);
     expect(changes).toEqual(['pg-2:false', 'pg-2:true']);
   });
 
