@@ -7,8 +7,7 @@
  * container's own start-up runs on the main thread only.
  */
 import { isMainThread } from 'node:worker_threads';
-import { readLinkedSecret } from '../../functions/lib/config.ts';
-import { ConfigError, loadLinkedConfig } from '../../shared/config/index.ts';
+import { ConfigError, loadLinkedConfig, readLinkedSecret } from '../../shared/config/index.ts';
 import { createLineLogger } from '../../shared/log/index.ts';
 import { ProxyConfigError, startProxyFromConfig } from '../../shared/proxy/index.ts';
 import { describeError } from '../../shared/redact/index.ts';
