@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
-import { createKubeConfig, createLeaderElector, K8sConfigError, type LeaderElector } from '../../shared/k8s/index.ts';
+import { createKubeConfig, createLeaderElector, K8sOptionsError, type LeaderElector } from '../../shared/k8s/index.ts';
 import { type KubeObject, type KubernetesFake, startKubernetesFake } from '../harness/fakes/kubernetes.ts';
 
 const NS = 'db';
@@ -244,7 +244,7 @@ describe('Lease leader election', () => {
         onStartedLeading: () => {},
         onStoppedLeading: () => {},
       });
-    expect(make({ leaseDurationMs: 10_000, renewDeadlineMs: 10_000 })).toThrow(K8sConfigError);
+    expect(make({ leaseDurationMs: 10_000, renewDeadlineMs: 10_000 })).toThrow(K8sOptionsError);
     expect(make({ leaseDurationMs: 10_000, renewDeadlineMs: 10_000 })).toThrow(/leaseDurationMs/);
     expect(make({ renewDeadlineMs: 2_000, retryPeriodMs: 2_000 })).toThrow(/renewDeadlineMs/);
   });
