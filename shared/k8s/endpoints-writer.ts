@@ -16,7 +16,7 @@ import {
   type EndpointsApplyResult,
   type EndpointsWriter,
   endpointsSignature,
-} from '../topology/endpoints.ts';
+} from '../topology/index.ts';
 import { call, requestOptions, statusOf } from './api.ts';
 import { K8sAddressError, K8sConflictError, K8sOptionsError } from './errors.ts';
 

@@ -1,6 +1,6 @@
 import type { TopologySettings } from '../config/index.ts';
 import type { Logger } from '../log/index.ts';
-import type { EndpointsWriter } from '../topology/endpoints.ts';
+import type { EndpointsWriter } from '../topology/index.ts';
 import { createKubeConfig } from './config.ts';
 import { createEndpointsWriter } from './endpoints-writer.ts';
 import { K8sOptionsError } from './errors.ts';
