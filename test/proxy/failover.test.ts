@@ -43,6 +43,8 @@ function startWriteLoop(port: number) {
         outcomes.push({ ok: false, code: (error as { code?: string }).code });
         await client?.end().catch(() => {});
         client = undefined;
+        // Not a wait for anything: the pause between reconnects an app's pool would make, so the loop does not
+        // spin while the proxy refuses. What the test asserts comes from the outcomes, not from this pace.
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     }
