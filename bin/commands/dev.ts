@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { schedulesFor } from '../../infra/schedules-config.ts';
-import type { Channel } from '../../shared/alerts/index.ts';
+import { type Channel, controlDbPool } from '../../shared/alerts/index.ts';
 import { type ClusterConfig, type Config, parseDuration } from '../../shared/config/index.ts';
 import { createCluster, migrate } from '../../shared/db/index.ts';
-import { MIGRATIONS } from '../../shared/delivery/index.ts';
+import { MIGRATIONS, NO_CHANNEL_WARNING } from '../../shared/delivery/index.ts';
 import { type EmbeddedCluster, freePort, reachableByPostgresUser, startEmbeddedCluster } from '../../shared/embedded/index.ts';
 import { createLineLogger } from '../../shared/log/index.ts';
 import type { ProxyService } from '../../shared/proxy/index.ts';
@@ -191,7 +191,7 @@ async function runDev(options: DevOptions): Promise<number> {
     const stateDb = createCluster({
       primary: stateUrl,
       logger,
-      pool: { max: 4, applicationName: 'pgwarden-dev' },
+      pool: controlDbPool('pgwarden-dev'),
       healthCheck: { intervalMs: 0 },
     });
     cleanups.push(() => stateDb.close());
@@ -204,7 +204,8 @@ async function runDev(options: DevOptions): Promise<number> {
       const consoleSink = sink;
       cleanups.push(() => consoleSink.close());
       config = { ...config, slack: { webhookUrl: sink.url, timeout: 10_000 } };
-      view.info('no Slack or Loki configured: alerts go to a local Slack stand-in and are printed here');
+      // Once, at start, as a warning: these alerts reach nobody but this terminal (issue 13).
+      view.warn(`${NO_CHANNEL_WARNING} (here: a local Slack stand-in prints them)`);
     }
     const channels: Channel[] = [...(config.slack ? (['slack'] as const) : []), ...(config.loki ? (['loki'] as const) : [])];
     const queues = await startLocalQueues({ channels, maxReceiveCount: 5, visibilityTimeoutSeconds: 30 });

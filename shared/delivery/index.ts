@@ -6,7 +6,7 @@ export { ATTEMPT_OUTCOMES } from './ledger-attempts.ts';
 export type { DeliveryStatus } from './migrations.ts';
 export { DELIVERY_STATUSES, deliveriesMigration, deliveryAttemptsMigration, MIGRATIONS } from './migrations.ts';
 export type { AlertDeliveryOptions, OpenDeliveryOptions, PublisherMode } from './publisher.ts';
-export { createAlertDelivery, openAlertPublisher, openControlDb, openDeliveryQueue } from './publisher.ts';
+export { createAlertDelivery, NO_CHANNEL_WARNING, openAlertPublisher, openControlDb, openDeliveryQueue } from './publisher.ts';
 export type { AlertQueue } from './queue.ts';
 export { createDirectQueue } from './queue.ts';
 export type { RequeueOptions, RequeueResult } from './requeue.ts';

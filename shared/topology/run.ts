@@ -1,5 +1,12 @@
 import type { AlertEvent, AlertPublisher, AlertStateStore, LifecycleTiming } from '../alerts/index.ts';
-import { createAlertEvent, createAlertStateStore, createMemoryAlertStateStore, previewAlerts } from '../alerts/index.ts';
+import {
+  applyAndPublish,
+  createAlertEvent,
+  createAlertStateStore,
+  createMemoryAlertStateStore,
+  previewAlerts,
+  rethrowCause,
+} from '../alerts/index.ts';
 import type { ClusterConfig, TopologySettings } from '../config/index.ts';
 import { formatBytes } from '../config/index.ts';
 import type { Cluster } from '../db/index.ts';
@@ -161,12 +168,10 @@ export async function runTopology(options: RunTopologyOptions): Promise<Topology
     events = [...oneOff, ...(await previewAlerts(store, cluster.name, observations, clock(), timing))];
   } else {
     if (oneOff.length > 0) await options.publisher.publish(oneOff);
-    const sent: AlertEvent[] = [];
-    await store.apply({ lockKey: cluster.name, observations, timing }, async (batch) => {
-      await options.publisher.publish(batch);
-      sent.push(...batch);
-    });
-    events = [...oneOff, ...sent];
+    // Recorded in the lifecycle's transaction, queued after COMMIT: a fleet never starves the pool (issue 13).
+    const published = await applyAndPublish(store, { lockKey: cluster.name, observations, timing }, options.publisher).catch(rethrowCause);
+    await published.dispatch().catch(rethrowCause);
+    events = [...oneOff, ...published.events];
   }
 
   const result: TopologyResult = {
