@@ -19,12 +19,6 @@ export class K8sOptionsError extends K8sError {
   }
 }
 
-/**
- * The old name of `K8sOptionsError`, kept only because shared/k8s/leader-election.ts is being split on a parallel
- * branch of issue 14 and still throws it; not exported from the module. Remove it once that split is merged.
- */
-export const K8sConfigError = K8sOptionsError;
-
 /** A call to the Kubernetes API failed: a status code from the server, or no answer at all (`status` undefined). */
 export class K8sApiError extends K8sError {
   override name = 'K8sApiError';
