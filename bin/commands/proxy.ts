@@ -5,7 +5,7 @@
  * Exit 2 for bad flags or config, 1 when a port cannot be bound.
  */
 import type { Command } from 'commander';
-import { ProxyConfigError, startProxyFromConfig } from '../../shared/proxy/index.ts';
+import { ProxyOptionsError, startProxyFromConfig } from '../../shared/proxy/index.ts';
 import {
   CliExit,
   type CommonOptions,
@@ -92,7 +92,7 @@ async function proxyCommand(flags: ProxyFlags): Promise<number> {
   const config = loadCliConfig(flags, { proxy });
   const logger = createCliLogger(config);
   const running = await startProxyFromConfig(config, { logger, kubeconfig: flags.kubeconfig }).catch((error: unknown) => {
-    throw error instanceof ProxyConfigError ? new CliExit(EXIT_USAGE, error.message) : error;
+    throw error instanceof ProxyOptionsError ? new CliExit(EXIT_USAGE, error.message) : error;
   });
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {

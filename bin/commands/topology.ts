@@ -13,7 +13,7 @@ import type { Command } from 'commander';
 import { type AlertStateStore, createMemoryAlertStateStore } from '../../shared/alerts/index.ts';
 import type { ClusterConfig, Config, TopologySettings } from '../../shared/config/index.ts';
 import { formatBytes, topologySettingsFor } from '../../shared/config/index.ts';
-import { createEndpointsWriterFactory, K8sConfigError } from '../../shared/k8s/index.ts';
+import { createEndpointsWriterFactory, K8sOptionsError } from '../../shared/k8s/index.ts';
 import { createTopologyMonitor, type TopologyResult, type TopologyTarget } from '../../shared/topology/index.ts';
 import {
   CliExit,
@@ -144,7 +144,7 @@ async function topology(flags: TopologyFlags): Promise<number> {
     });
   } catch (error) {
     // A Kubernetes configuration that was asked for (--kubeconfig) but cannot load is a usage error.
-    if (error instanceof K8sConfigError) throw new CliExit(EXIT_USAGE, error.message);
+    if (error instanceof K8sOptionsError) throw new CliExit(EXIT_USAGE, error.message);
     throw error;
   }
 

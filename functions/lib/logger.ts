@@ -1,5 +1,5 @@
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
-import type { FunctionName } from '../../shared/invoke/names.ts';
+import type { FunctionName } from '../../shared/invoke/index.ts';
 import type { LogFields, Logger } from '../../shared/log/index.ts';
 import { redact } from '../../shared/redact/index.ts';
 import { serviceName } from './metric-names.ts';

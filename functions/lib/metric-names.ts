@@ -3,7 +3,7 @@
  * names the alarms in infra/ watch. Pure (no SDK, no SST globals), so infra/alarms-config.ts and the tests import
  * the very names the handlers write.
  */
-import type { FunctionName } from '../../shared/invoke/names.ts';
+import type { FunctionName } from '../../shared/invoke/index.ts';
 
 /** Every pgwarden metric lives in this CloudWatch namespace. */
 export const METRICS_NAMESPACE = 'pgwarden';

@@ -1,7 +1,7 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { MiddlewareObj } from '@middy/core';
-import type { FunctionName } from '../../shared/invoke/names.ts';
+import type { FunctionName } from '../../shared/invoke/index.ts';
 import type { Logger } from '../../shared/log/index.ts';
 import { redact } from '../../shared/redact/index.ts';
 import { readLinkedApp } from './config.ts';

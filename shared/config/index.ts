@@ -1,7 +1,7 @@
 export { deliveryChannels } from './cross-checks.ts';
 export type { ConfigProblem } from './errors.ts';
 export { ConfigError } from './errors.ts';
-export { LINKED_SECRETS, loadLinkedConfig } from './linked.ts';
+export { LINKED_SECRETS, loadLinkedConfig, readLinkedSecret } from './linked.ts';
 export type { LoadConfigOptions } from './load.ts';
 export {
   ENV_VARS,

@@ -1,3 +1,4 @@
+import { Resource } from 'sst/resource';
 import { loadConfig } from './load.ts';
 import type { Config } from './schema.ts';
 
@@ -12,9 +13,23 @@ export const LINKED_SECRETS: Record<string, string> = {
 };
 
 /**
+ * A linked secret's value (SST's `Resource`, filled from the `SST_RESOURCE_*` variables a deployed function or task
+ * gets); `Resource` throws for anything not linked, which means "not set". Read through `sst/resource`, not the
+ * `sst` root, so importing the config module does not also load SST's realtime and vector helpers or its
+ * console polyfill for ECS.
+ */
+export function readLinkedSecret(name: string): string | undefined {
+  try {
+    const value = (Resource as unknown as Record<string, { value?: unknown } | undefined>)[name]?.value;
+    return typeof value === 'string' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The config of a deployed function or task: PGWARDEN_* environment with linked secrets on top. `readLinked`
- * returns a linked secret's value or undefined (functions/ and tasks/ read them with `Resource` from `sst`;
- * shared/ does not import it). The `ClusterUrls` secret holds comma-separated node URLs (as PGWARDEN_URLS) or a
+ * returns a linked secret's value or undefined (`readLinkedSecret` in a deployment; tests pass their own). The `ClusterUrls` secret holds comma-separated node URLs (as PGWARDEN_URLS) or a
  * whole config document (YAML or JSON with `clusters:`), so a fleet with per-cluster overrides fits in one secret.
  */
 export function loadLinkedConfig(readLinked: (name: string) => string | undefined, env: NodeJS.ProcessEnv = process.env): Config {

@@ -27,6 +27,8 @@ export type {
   NodeStats,
   PoolOptions,
   QueryContext,
+  QueryResult,
+  QueryResultRow,
   RetryOptions,
   TxClient,
   TxOptions,

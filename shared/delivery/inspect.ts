@@ -1,4 +1,4 @@
-import type { Cluster } from '../db/types.ts';
+import type { Cluster } from '../db/index.ts';
 import { DeliveryUsageError } from './errors.ts';
 import { findDelivery, isDeliveryId, type LedgerRow, ledgerQuery } from './ledger.ts';
 import { type DeliveryAttempt, listAttempts } from './ledger-attempts.ts';

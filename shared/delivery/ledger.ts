@@ -4,8 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AlertEvent, Channel, DeliveryMessage } from '../alerts/index.ts';
+import type { QueryResult, QueryResultRow } from '../db/index.ts';
 import { pgErrorCode } from '../db/index.ts';
-import type { QueryResult, QueryResultRow } from '../db/types.ts';
 import { describeError } from '../redact/index.ts';
 import { DeliveryLedgerMissingError, DeliveryQueueError } from './errors.ts';
 import type { DeliveryStatus } from './migrations.ts';

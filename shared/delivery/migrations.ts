@@ -1,4 +1,4 @@
-import { alertStateMigration } from '../alerts/state-migration.ts';
+import { alertStateMigration } from '../alerts/index.ts';
 import type { Migration } from '../db/index.ts';
 
 /** The delivery statuses, in the order a row usually walks them. */

@@ -1,4 +1,4 @@
-import type { Cluster } from '../db/types.ts';
+import type { Cluster } from '../db/index.ts';
 import { type Logger, silentLogger } from '../log/index.ts';
 import { describeError } from '../redact/index.ts';
 import { DeliveryUsageError } from './errors.ts';

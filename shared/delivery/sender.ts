@@ -1,5 +1,5 @@
 import { type AlertEvent, CHANNELS, type Channel, type DeliveryMessage, deliveryMessageSchema } from '../alerts/index.ts';
-import type { Cluster } from '../db/types.ts';
+import type { Cluster } from '../db/index.ts';
 import { type Logger, silentLogger } from '../log/index.ts';
 import type { Notifier, SendOutcome } from '../notifiers/index.ts';
 import { describeError, redact } from '../redact/index.ts';

@@ -1,5 +1,5 @@
 import { CHANNELS, type Channel } from '../alerts/index.ts';
-import type { Cluster } from '../db/types.ts';
+import type { Cluster } from '../db/index.ts';
 import { type Logger, silentLogger } from '../log/index.ts';
 import { describeError } from '../redact/index.ts';
 import { noSenderFailure, planAttempt } from './attempt-plan.ts';

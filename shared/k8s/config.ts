@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { describeError, registerSecret } from '../redact/index.ts';
-import { K8sConfigError } from './errors.ts';
+import { K8sOptionsError } from './errors.ts';
 
 export interface KubeConfigOptions {
   /** A kubeconfig file (`--kubeconfig`); its current context is used. */
@@ -23,7 +23,7 @@ const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/tok
  * `KUBERNETES_SERVICE_HOST` is set and the token file exists), else `KUBECONFIG` / `~/.kube/config`.
  * Treat the result as opaque: pass it to `createEndpointsWriter` or `createLeaderElector`.
  *
- * @throws K8sConfigError when the file is missing or no configuration can be found at all (instead of the
+ * @throws K8sOptionsError when the file is missing or no configuration can be found at all (instead of the
  *   client's silent fallback to `http://localhost:8080`).
  * @example createKubeConfig({ kubeconfig: flags.kubeconfig }) // CLI `--kubeconfig FILE`, else in-cluster
  */
@@ -35,10 +35,10 @@ export function createKubeConfig(options: KubeConfigOptions = {}): KubeConfig {
     try {
       url = new URL(options.server);
     } catch (error) {
-      throw new K8sConfigError('server', `not a URL: ${JSON.stringify(options.server)}`, { cause: error });
+      throw new K8sOptionsError('server', `not a URL: ${JSON.stringify(options.server)}`, { cause: error });
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new K8sConfigError('server', `must be http:// or https://, got ${JSON.stringify(url.protocol)}`);
+      throw new K8sOptionsError('server', `must be http:// or https://, got ${JSON.stringify(url.protocol)}`);
     }
     kubeConfig.loadFromOptions({
       // The client refuses plain http unless skipTLSVerify is set; there is no TLS to verify on a loopback fake.
@@ -53,7 +53,7 @@ export function createKubeConfig(options: KubeConfigOptions = {}): KubeConfig {
     try {
       kubeConfig.loadFromString(options.kubeconfigText);
     } catch (error) {
-      throw new K8sConfigError(
+      throw new K8sOptionsError(
         'kubeconfigText',
         `cannot load the kubeconfig document: ${error instanceof Error ? error.message : String(error)}`,
         {
@@ -64,14 +64,14 @@ export function createKubeConfig(options: KubeConfigOptions = {}): KubeConfig {
     return kubeConfig;
   }
   if (options.kubeconfig !== undefined) {
-    if (!existsSync(options.kubeconfig)) throw new K8sConfigError('kubeconfig', `file not found: ${options.kubeconfig}`);
+    if (!existsSync(options.kubeconfig)) throw new K8sOptionsError('kubeconfig', `file not found: ${options.kubeconfig}`);
     try {
       kubeConfig.loadFromFile(options.kubeconfig);
     } catch (error) {
-      throw new K8sConfigError('kubeconfig', `cannot load ${options.kubeconfig}: ${describeError(error)}`, { cause: error });
+      throw new K8sOptionsError('kubeconfig', `cannot load ${options.kubeconfig}: ${describeError(error)}`, { cause: error });
     }
     if (!kubeConfig.getCurrentCluster())
-      throw new K8sConfigError('kubeconfig', `${options.kubeconfig} has no current context with a cluster`);
+      throw new K8sOptionsError('kubeconfig', `${options.kubeconfig} has no current context with a cluster`);
     return kubeConfig;
   }
   if (process.env.KUBERNETES_SERVICE_HOST && existsSync(SERVICE_ACCOUNT_TOKEN)) {
@@ -81,14 +81,14 @@ export function createKubeConfig(options: KubeConfigOptions = {}): KubeConfig {
   try {
     kubeConfig.loadFromDefault();
   } catch (error) {
-    throw new K8sConfigError('kubeconfig', `cannot load KUBECONFIG or ~/.kube/config: ${describeError(error)}`, {
+    throw new K8sOptionsError('kubeconfig', `cannot load KUBECONFIG or ~/.kube/config: ${describeError(error)}`, {
       cause: error,
     });
   }
   const cluster = kubeConfig.getCurrentCluster();
   // loadFromDefault's last resort is an unauthenticated http://localhost:8080: never what an operator meant.
   if (!cluster || (kubeConfig.currentContext === 'loaded-context' && cluster.server === 'http://localhost:8080')) {
-    throw new K8sConfigError(
+    throw new K8sOptionsError(
       'kubeconfig',
       'no Kubernetes configuration found: pass --kubeconfig FILE, set KUBECONFIG, or run in a pod with a service account',
     );

@@ -16,9 +16,9 @@ import {
   type EndpointsApplyResult,
   type EndpointsWriter,
   endpointsSignature,
-} from '../topology/endpoints.ts';
+} from '../topology/index.ts';
 import { call, requestOptions, statusOf } from './api.ts';
-import { K8sAddressError, K8sConfigError, K8sConflictError } from './errors.ts';
+import { K8sAddressError, K8sConflictError, K8sOptionsError } from './errors.ts';
 
 /** The annotation that holds the signature of the addresses pgwarden wrote. */
 export const SIGNATURE_ANNOTATION = 'pgwarden.io/signature';
@@ -329,19 +329,19 @@ export function createEndpointsWriter(options: EndpointsWriterOptions): Endpoint
   const logger = options.logger ?? silentLogger;
 
   if (api !== 'slices' && api !== 'endpoints')
-    throw new K8sConfigError('api', `must be "slices" or "endpoints", got ${JSON.stringify(api)}`);
+    throw new K8sOptionsError('api', `must be "slices" or "endpoints", got ${JSON.stringify(api)}`);
   if (!PORT_NAME.test(portName)) {
-    throw new K8sConfigError(
+    throw new K8sOptionsError(
       'portName',
       `must be an IANA service name (1-15 lowercase letters, digits, '-', at least one letter), got ${JSON.stringify(portName)}`,
     );
   }
   if (!LABEL_VALUE.test(managedBy))
-    throw new K8sConfigError('managedBy', `must be a valid label value (at most 63 characters), got ${JSON.stringify(managedBy)}`);
+    throw new K8sOptionsError('managedBy', `must be a valid label value (at most 63 characters), got ${JSON.stringify(managedBy)}`);
   if (!Number.isInteger(maxConflictRetries) || maxConflictRetries < 0) {
-    throw new K8sConfigError('maxConflictRetries', `must be an integer ≥ 0, got ${String(maxConflictRetries)}`);
+    throw new K8sOptionsError('maxConflictRetries', `must be an integer ≥ 0, got ${String(maxConflictRetries)}`);
   }
-  if (!(requestTimeoutMs > 0)) throw new K8sConfigError('requestTimeoutMs', `must be > 0, got ${String(requestTimeoutMs)}`);
+  if (!(requestTimeoutMs > 0)) throw new K8sOptionsError('requestTimeoutMs', `must be > 0, got ${String(requestTimeoutMs)}`);
 
   const backend =
     api === 'slices'

@@ -8,8 +8,8 @@ export class K8sError extends Error {
 }
 
 /** An adapter was built with options it cannot work with, or no Kubernetes configuration could be found. */
-export class K8sConfigError extends K8sError {
-  override name = 'K8sConfigError';
+export class K8sOptionsError extends K8sError {
+  override name = 'K8sOptionsError';
   /** The option at fault, like `kubeconfig` or `renewDeadlineMs`. */
   readonly option: string;
 

@@ -5,7 +5,7 @@
 import type { V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '../log/index.ts';
 import { statusOf } from './api.ts';
-import { K8sConfigError } from './errors.ts';
+import { K8sOptionsError } from './errors.ts';
 import type { LeaseApi } from './leader-election-api.ts';
 import {
   canRenewBlind,
@@ -106,7 +106,7 @@ export function createElectionLoop(settings: ElectorSettings, api: LeaseApi, log
 
   return {
     start() {
-      if (state.stopped) throw new K8sConfigError('start', 'this elector was stopped; create a new one');
+      if (state.stopped) throw new K8sOptionsError('start', 'this elector was stopped; create a new one');
       if (timer) return;
       scheduleAttempt(0);
     },

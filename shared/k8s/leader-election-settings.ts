@@ -1,5 +1,5 @@
 /** The leader elector's options checked (as client-go's NewLeaderElector checks them) and given their defaults. */
-import { K8sConfigError } from './errors.ts';
+import { K8sOptionsError } from './errors.ts';
 import type { LeaderElectorOptions } from './leader-election-types.ts';
 
 // client-go's leaderelection.JitterFactor: a candidate waits retryPeriod × (1 + random × 1.2) between attempts.
@@ -22,7 +22,7 @@ export interface ElectorSettings {
   readonly random: () => number;
 }
 
-/** Throws K8sConfigError naming the first option client-go would refuse. */
+/** Throws K8sOptionsError naming the first option client-go would refuse. */
 export function resolveElectorSettings(options: LeaderElectorOptions): ElectorSettings {
   const leaseDurationMs = options.leaseDurationMs ?? 15_000;
   const renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
@@ -32,9 +32,9 @@ export function resolveElectorSettings(options: LeaderElectorOptions): ElectorSe
   const { name, namespace, identity } = options;
 
   if (!DNS_SUBDOMAIN.test(name))
-    throw new K8sConfigError('name', `must be a DNS subdomain (lowercase letters, digits, '-', '.'), got ${JSON.stringify(name)}`);
-  if (!DNS_SUBDOMAIN.test(namespace)) throw new K8sConfigError('namespace', `must be a DNS label, got ${JSON.stringify(namespace)}`);
-  if (identity.trim() === '') throw new K8sConfigError('identity', 'must not be empty (use the pod name)');
+    throw new K8sOptionsError('name', `must be a DNS subdomain (lowercase letters, digits, '-', '.'), got ${JSON.stringify(name)}`);
+  if (!DNS_SUBDOMAIN.test(namespace)) throw new K8sOptionsError('namespace', `must be a DNS label, got ${JSON.stringify(namespace)}`);
+  if (identity.trim() === '') throw new K8sOptionsError('identity', 'must not be empty (use the pod name)');
   for (const [option, value] of [
     ['leaseDurationMs', leaseDurationMs],
     ['renewDeadlineMs', renewDeadlineMs],
@@ -42,16 +42,16 @@ export function resolveElectorSettings(options: LeaderElectorOptions): ElectorSe
     ['requestTimeoutMs', requestTimeoutMs],
   ] as const) {
     if (!(Number.isFinite(value) && value > 0))
-      throw new K8sConfigError(option, `must be a positive number of milliseconds, got ${String(value)}`);
+      throw new K8sOptionsError(option, `must be a positive number of milliseconds, got ${String(value)}`);
   }
   if (leaseDurationMs <= renewDeadlineMs) {
-    throw new K8sConfigError(
+    throw new K8sOptionsError(
       'leaseDurationMs',
       `must be greater than renewDeadlineMs (${leaseDurationMs} ≤ ${renewDeadlineMs}): the leader must give up before others may take over`,
     );
   }
   if (renewDeadlineMs <= JITTER_FACTOR * retryPeriodMs) {
-    throw new K8sConfigError(
+    throw new K8sOptionsError(
       'renewDeadlineMs',
       `must be greater than ${JITTER_FACTOR} × retryPeriodMs (${renewDeadlineMs} ≤ ${JITTER_FACTOR * retryPeriodMs})`,
     );

@@ -1,15 +1,15 @@
 import type { TopologySettings } from '../config/index.ts';
 import type { Logger } from '../log/index.ts';
-import type { EndpointsWriter } from '../topology/endpoints.ts';
+import type { EndpointsWriter } from '../topology/index.ts';
 import { createKubeConfig } from './config.ts';
 import { createEndpointsWriter } from './endpoints-writer.ts';
-import { K8sConfigError } from './errors.ts';
+import { K8sOptionsError } from './errors.ts';
 
 /**
  * The endpoints writer each cluster's topology settings ask for, one per distinct (kubeconfig, API, port name),
  * made once and reused across runs. With `manageEndpoints` off, or with no Kubernetes configuration anywhere and
  * none asked for, there is none (the run probes and alerts only; said once in the log). A configuration that was
- * asked for (`kubeconfig`, `kubeconfigText`) but cannot load throws `K8sConfigError`.
+ * asked for (`kubeconfig`, `kubeconfigText`) but cannot load throws `K8sOptionsError`.
  *
  * @example const writerFor = createEndpointsWriterFactory(logger); runTopology({ …, writer: writerFor(settings) })
  */
@@ -28,7 +28,7 @@ export function createEndpointsWriterFactory(logger: Logger): (settings: Topolog
         logger,
       });
     } catch (error) {
-      if (!(error instanceof K8sConfigError) || settings.kubeconfig !== undefined || settings.kubeconfigText !== undefined) throw error;
+      if (!(error instanceof K8sOptionsError) || settings.kubeconfig !== undefined || settings.kubeconfigText !== undefined) throw error;
       logger.warn('no Kubernetes configuration found: probing and alerting only, endpoints are not written', { reason: error.message });
     }
     writers.set(key, writer);

@@ -8,8 +8,8 @@ export class NotifierError extends Error {
 }
 
 /** A notifier was built with options it cannot work with (a bad URL, a bad label name, two kinds of auth). */
-export class NotifierConfigError extends NotifierError {
-  override name = 'NotifierConfigError';
+export class NotifierOptionsError extends NotifierError {
+  override name = 'NotifierOptionsError';
   /** The option at fault, like `url` or `labels.team-name`. */
   readonly option: string;
 

@@ -2,7 +2,7 @@ export type { ConsoleNotifierOptions } from './console.ts';
 export { createConsoleNotifier } from './console.ts';
 export type { CreateNotifiersOptions } from './create.ts';
 export { createNotifiers } from './create.ts';
-export { NotifierConfigError, NotifierError } from './errors.ts';
+export { NotifierError, NotifierOptionsError } from './errors.ts';
 export type { LokiNotifierOptions, LokiPushBody } from './loki.ts';
 export { createLokiNotifier, renderLokiPush } from './loki.ts';
 export type { FetchFn, Notifier, SendOutcome } from './outcome.ts';

@@ -1,7 +1,7 @@
 import type { AlertEvent } from '../alerts/index.ts';
 import { type Logger, silentLogger } from '../log/index.ts';
 import { redact, registerSecret } from '../redact/index.ts';
-import { NotifierConfigError } from './errors.ts';
+import { NotifierOptionsError } from './errors.ts';
 import { describeTitle, logfmtValue, toUnixNanos } from './format.ts';
 import {
   checkTimeoutMs,
@@ -156,19 +156,19 @@ export function createLokiNotifier(options: LokiNotifierOptions): Notifier {
   const labels = { ...(options.labels ?? {}) };
   for (const name of Object.keys(labels)) {
     if (!LABEL_NAME.test(name)) {
-      throw new NotifierConfigError(`labels.${name}`, 'a Loki label name is letters, digits and _, not starting with a digit');
+      throw new NotifierOptionsError(`labels.${name}`, 'a Loki label name is letters, digits and _, not starting with a digit');
     }
     if (['cluster', 'rule', 'severity', 'status'].includes(name)) {
-      throw new NotifierConfigError(`labels.${name}`, 'is set from each event and cannot be a static label');
+      throw new NotifierOptionsError(`labels.${name}`, 'is set from each event and cannot be a static label');
     }
   }
   const username = options.username ?? (base.username ? decodeURIComponent(base.username) : undefined);
   const password = options.password ?? (base.password ? decodeURIComponent(base.password) : undefined);
   if (options.bearerToken && (username || password)) {
-    throw new NotifierConfigError('bearerToken', 'give either bearerToken or username/password, not both');
+    throw new NotifierOptionsError('bearerToken', 'give either bearerToken or username/password, not both');
   }
   if (password !== undefined && username === undefined) {
-    throw new NotifierConfigError('username', 'required with password (basic auth)');
+    throw new NotifierOptionsError('username', 'required with password (basic auth)');
   }
   const timeoutMs = checkTimeoutMs(options.timeoutMs);
   const pushUrl = lokiPushUrl(base);
@@ -189,7 +189,7 @@ export function createLokiNotifier(options: LokiNotifierOptions): Notifier {
 
   const mode = options.structuredMetadata ?? 'auto';
   if (!['auto', 'on', 'off'].includes(mode)) {
-    throw new NotifierConfigError('structuredMetadata', `must be auto, on or off, got ${String(mode)}`);
+    throw new NotifierOptionsError('structuredMetadata', `must be auto, on or off, got ${String(mode)}`);
   }
   // allow_structured_metadata is a per-tenant limit in Loki: remember the refusal per URL and tenant.
   const serverKey = `${pushUrl.href} ${options.orgId ?? ''}`;

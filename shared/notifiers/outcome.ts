@@ -2,7 +2,7 @@ import type { AlertEvent, Channel } from '../alerts/index.ts';
 import { formatDuration } from '../config/index.ts';
 import type { Logger } from '../log/index.ts';
 import { describeError, redact } from '../redact/index.ts';
-import { NotifierConfigError } from './errors.ts';
+import { NotifierOptionsError } from './errors.ts';
 
 /**
  * What one send attempt came to. Expected failures are values, so the delivery ledger can decide:
@@ -27,7 +27,7 @@ export type FetchFn = typeof globalThis.fetch;
 export function checkTimeoutMs(timeoutMs: number | undefined): number {
   const checked = timeoutMs ?? 10_000;
   if (!Number.isFinite(checked) || checked <= 0) {
-    throw new NotifierConfigError('timeoutMs', `must be a positive number of milliseconds, got ${checked}`);
+    throw new NotifierOptionsError('timeoutMs', `must be a positive number of milliseconds, got ${checked}`);
   }
   return checked;
 }
@@ -136,7 +136,7 @@ export function classifyRequestFailure(service: string, error: unknown, timeoutM
 
 /**
  * Parses a service URL: `https`, or plain `http` to a loopback host (fakes and local sinks), the same rule as the
- * config schema. Throws `NotifierConfigError` naming the option; the message never quotes the URL's path or
+ * config schema. Throws `NotifierOptionsError` naming the option; the message never quotes the URL's path or
  * credentials (a Slack webhook path is the secret).
  */
 export function parseServiceUrl(option: string, text: string): URL {
@@ -144,10 +144,10 @@ export function parseServiceUrl(option: string, text: string): URL {
   try {
     url = new URL(text);
   } catch (error) {
-    throw new NotifierConfigError(option, 'must be an absolute http(s) URL', { cause: error });
+    throw new NotifierOptionsError(option, 'must be an absolute http(s) URL', { cause: error });
   }
   const host = url.hostname;
   const loopback = host === 'localhost' || host === '[::1]' || host === '::1' || /^127\./.test(host);
   if (url.protocol === 'https:' || (url.protocol === 'http:' && loopback)) return url;
-  throw new NotifierConfigError(option, `must use https (http is allowed only for loopback hosts), got ${url.protocol}//${url.host}`);
+  throw new NotifierOptionsError(option, `must use https (http is allowed only for loopback hosts), got ${url.protocol}//${url.host}`);
 }

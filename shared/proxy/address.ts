@@ -9,7 +9,7 @@
  */
 import { execFile } from 'node:child_process';
 import type { Logger } from '../log/index.ts';
-import { AddressCommandError, ProxyConfigError } from './errors.ts';
+import { AddressCommandError, ProxyOptionsError } from './errors.ts';
 
 /** Holds and releases the floating address. */
 export interface AddressManager {
@@ -65,9 +65,9 @@ export interface IpAddressManagerOptions {
  */
 export function createIpAddressManager(options: IpAddressManagerOptions): AddressManager {
   if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(options.address)) {
-    throw new ProxyConfigError(`vip: expected an IPv4 address with a prefix like 10.0.0.10/32, got "${options.address}"`);
+    throw new ProxyOptionsError(`vip: expected an IPv4 address with a prefix like 10.0.0.10/32, got "${options.address}"`);
   }
-  if (!options.interface) throw new ProxyConfigError('vipInterface: required with vip (the interface that carries the address)');
+  if (!options.interface) throw new ProxyOptionsError('vipInterface: required with vip (the interface that carries the address)');
   const run = options.run ?? createCommandRunner();
   const ip = options.address.slice(0, options.address.indexOf('/'));
   let warnedNoArping = false;

@@ -7,8 +7,8 @@ export class ProxyError extends Error {
 }
 
 /** The proxy was given options it cannot run with (no nodes, a duplicate name, a VIP without an interface). */
-export class ProxyConfigError extends ProxyError {
-  override name = 'ProxyConfigError';
+export class ProxyOptionsError extends ProxyError {
+  override name = 'ProxyOptionsError';
 }
 
 /** A listener or the HTTP API could not bind its port. */

@@ -3,7 +3,7 @@ export { createCommandRunner, createIpAddressManager } from './address.ts';
 export type { ExposureNotice, MutationVerdict } from './api-auth.ts';
 export { authorizeMutation, describeApiExposure, isLoopbackHost, MUTATIONS_DISABLED } from './api-auth.ts';
 export { pickLeastConnections } from './data-plane.ts';
-export { AddressCommandError, ProxyConfigError, ProxyError, ProxyListenError } from './errors.ts';
+export { AddressCommandError, ProxyError, ProxyListenError, ProxyOptionsError } from './errors.ts';
 export type { NodeHealth, NodeMonitor, NodeMonitorOptions } from './health.ts';
 export { createNodeMonitor } from './health.ts';
 export type { ListenerName, ProxyMetrics } from './metrics.ts';

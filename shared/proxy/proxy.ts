@@ -15,7 +15,7 @@ import { createApiServer } from './api.ts';
 import { type CheckClock, createCheckScheduler } from './checks.ts';
 import { attachCounters, createCounterBuffers } from './counters.ts';
 import { createDataPlane, type DataPlane, type Routes } from './data-plane.ts';
-import { ProxyConfigError, ProxyListenError } from './errors.ts';
+import { ProxyListenError, ProxyOptionsError } from './errors.ts';
 import { createNodeMonitor, type NodeHealth, type NodeMonitor } from './health.ts';
 import { createProxyMetrics, type ListenerName, type ProxyMetrics } from './metrics.ts';
 import { createNativeDataPlane, type NativeAddon, nativeSplice } from './native.ts';
@@ -154,7 +154,7 @@ function dataThreads(workers: ProxySettings['workers']): number {
   const shareable = REUSE_PORT_PLATFORMS.has(process.platform);
   if (workers === 'auto') return shareable ? availableParallelism() : 1;
   if (workers > 1 && !shareable) {
-    throw new ProxyConfigError(
+    throw new ProxyOptionsError(
       `workers: ${workers} data-plane threads share the ports with SO_REUSEPORT, which ${process.platform} lacks; use 1`,
     );
   }
@@ -181,7 +181,7 @@ function chooseDataPath(
   const named = nodes.find((n) => isIP(n.host) === 0);
   const why = 'error' in loaded ? loaded.error : named ? `node host ${named.host} is a name, not an IP address` : undefined;
   if (why === undefined && 'addon' in loaded) return { path: 'native', addon: loaded.addon };
-  if (asked === 'native') throw new ProxyConfigError(`dataPath: native is not available: ${why}`);
+  if (asked === 'native') throw new ProxyOptionsError(`dataPath: native is not available: ${why}`);
   return { path: defaultDataPath, why };
 }
 
@@ -197,9 +197,9 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
   const { settings, logger } = options;
   const clock = options.clock ?? systemClock;
   const fastInterval = Math.min(options.fastCheckIntervalMs ?? 100, settings.checkInterval);
-  if (options.nodes.length === 0) throw new ProxyConfigError('nodes: the proxy needs at least one node (--url name=URL)');
+  if (options.nodes.length === 0) throw new ProxyOptionsError('nodes: the proxy needs at least one node (--url name=URL)');
   if (settings.vip && !settings.vipInterface && !options.addresses) {
-    throw new ProxyConfigError(`vipInterface: required with vip ${settings.vip} (the interface that carries the address, like eth0)`);
+    throw new ProxyOptionsError(`vipInterface: required with vip ${settings.vip} (the interface that carries the address, like eth0)`);
   }
   const threads = dataThreads(settings.workers);
   const seen = new Set<string>();
@@ -214,7 +214,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
   const recheck = (node: NodeRuntime) => checks.recheck(node);
 
   const nodes: NodeRuntime[] = options.nodes.map((node, index) => {
-    if (seen.has(node.name)) throw new ProxyConfigError(`nodes: duplicate node name "${node.name}"`);
+    if (seen.has(node.name)) throw new ProxyOptionsError(`nodes: duplicate node name "${node.name}"`);
     seen.add(node.name);
     const { host, port } = nodeAddress(node);
     const runtime: NodeRuntime = {
@@ -558,7 +558,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     undrainNode,
     stop,
     async start() {
-      if (status !== 'created') throw new ProxyConfigError(`start: the proxy is ${status}; create a new one`);
+      if (status !== 'created') throw new ProxyOptionsError(`start: the proxy is ${status}; create a new one`);
       status = 'starting';
       // A first round of checks before anything listens, so the first client does not meet "no primary".
       await checks.checkAll();

@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import type { ClusterConfig, Config } from '../config/index.ts';
 import { createKubeConfig, createLeaderElector } from '../k8s/index.ts';
 import type { Logger } from '../log/index.ts';
-import { ProxyConfigError } from './errors.ts';
+import { ProxyOptionsError } from './errors.ts';
 import { createProxy, type LeaderElectorFactory, type ProxyService } from './proxy.ts';
 
 export interface ProxyRunOptions {
@@ -22,8 +22,8 @@ export interface ProxyRunOptions {
 function proxyCluster(config: Config): ClusterConfig {
   if (config.clusters.length === 1) return config.clusters[0] as ClusterConfig;
   if (config.clusters.length === 0)
-    throw new ProxyConfigError('clusters: no nodes to proxy (give --url name=URL, PGWARDEN_URLS or a config file)');
-  throw new ProxyConfigError(
+    throw new ProxyOptionsError('clusters: no nodes to proxy (give --url name=URL, PGWARDEN_URLS or a config file)');
+  throw new ProxyOptionsError(
     `clusters: the proxy fronts one cluster, ${config.clusters.length} are configured (${config.clusters.map((c) => c.name).join(', ')}); pick one with --cluster or PGWARDEN_CLUSTER`,
   );
 }

@@ -49,15 +49,6 @@ export function redact(text: string): string {
   return out;
 }
 
-/**
- * A URL fit for display: password masked, and for webhook-like URLs (a secret in the path) only the origin.
- *
- * @example redactUrl('postgres://app:s3cret@db:5432/app') // 'postgres://app:***@db:5432/app'
- */
-export function redactUrl(url: string): string {
-  return redact(url);
-}
-
 /** A one-line, secret-free description of any thrown value, with the SQLSTATE or errno code when there is one. */
 export function describeError(error: unknown): string {
   if (error instanceof AggregateError && error.errors.length > 0) {

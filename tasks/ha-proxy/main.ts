@@ -7,10 +7,9 @@
  * container's own start-up runs on the main thread only.
  */
 import { isMainThread } from 'node:worker_threads';
-import { readLinkedSecret } from '../../functions/lib/config.ts';
-import { ConfigError, loadLinkedConfig } from '../../shared/config/index.ts';
+import { ConfigError, loadLinkedConfig, readLinkedSecret } from '../../shared/config/index.ts';
 import { createLineLogger } from '../../shared/log/index.ts';
-import { ProxyConfigError, startProxyFromConfig } from '../../shared/proxy/index.ts';
+import { ProxyOptionsError, startProxyFromConfig } from '../../shared/proxy/index.ts';
 import { describeError } from '../../shared/redact/index.ts';
 
 async function main(): Promise<void> {
@@ -43,7 +42,7 @@ async function main(): Promise<void> {
     process.on('SIGINT', onSignal);
   } catch (error) {
     logger.error('ha-proxy cannot start', { error: describeError(error) });
-    process.exit(error instanceof ConfigError || error instanceof ProxyConfigError ? 2 : 1);
+    process.exit(error instanceof ConfigError || error instanceof ProxyOptionsError ? 2 : 1);
   }
 }
 

@@ -50,7 +50,7 @@ describe('cluster client (fixed roles)', () => {
     const ports = new Set<number>();
     for (let i = 0; i < 4; i++) {
       const { rows } = await db.readQuery<Who>(WHO);
-      expect(rows[0]?.recovery).toBe(true);
+      expect(rows[0], 'a read answered by a replica').toMatchObject({ recovery: true });
       ports.add(rows[0]!.port);
     }
     expect(ports).toEqual(new Set([pg.node('pg-1').port, pg.node('pg-2').port]));
@@ -65,8 +65,11 @@ describe('cluster client (fixed roles)', () => {
       db
         .stats()
         .filter((s) => s.role === 'replica')
-        .every((s) => !s.healthy),
-    ).toBe(true);
+        .map((s) => ({ name: s.name, healthy: s.healthy })),
+    ).toEqual([
+      { name: 'pg-1', healthy: false },
+      { name: 'pg-2', healthy: false },
+    ]);
     const { rows } = await db.readQuery<Who>(WHO);
     expect(rows[0]).toEqual({ recovery: false, port: pg.node('pg-0').port });
   });
@@ -80,17 +83,26 @@ describe('cluster client (fixed roles)', () => {
       const { rows } = await db.readQuery<Who>(WHO);
       expect(rows[0]!.port).not.toBe(pg.node('pg-1').port);
     }
-    expect(db.stats().find((s) => s.name === 'pg-1')?.healthy).toBe(false);
+    expect(db.stats().find((s) => s.name === 'pg-1')).toMatchObject({ healthy: false });
   });
 
   it('retries a write until the restarted primary answers', async () => {
-    const db = make({ retry: { attempts: 40, baseDelayMs: 50, maxDelayMs: 200 } });
+    const failed: number[] = [];
+    const db = make({
+      retry: { attempts: 40, baseDelayMs: 50, maxDelayMs: 200 },
+      hooks: { onQueryEnd: (c) => c.error !== undefined && c.sql.includes('retry_probe') && failed.push(c.attempt) },
+    });
     await db.exec('create table if not exists retry_probe (id int)');
+    await db.exec('truncate retry_probe');
     await pg.stop('pg-0');
-    const restart = new Promise((resolve) => setTimeout(resolve, 300)).then(() => pg.start('pg-0'));
-    const inserted = await db.exec('insert into retry_probe values (1)');
-    await restart;
-    expect(inserted).toBe(1);
+    const inserted = db.exec('insert into retry_probe values (1)');
+    // Restart only once an attempt has failed against the stopped primary, so the write must have been retried.
+    await expect.poll(() => failed.length, { timeout: 10_000, interval: 20 }).toBeGreaterThan(0);
+    await pg.start('pg-0');
+    expect(await inserted).toBe(1);
+    expect(failed[0]).toBe(1);
+    const { rows } = await db.query<{ id: number }>('select id from retry_probe');
+    expect(rows).toEqual([{ id: 1 }]);
   });
 
   it('does not retry a unique violation and reports it as a constraint violation', async () => {
@@ -102,8 +114,8 @@ describe('cluster client (fixed roles)', () => {
     attempts.length = 0;
     const error = await db.exec('insert into uniq_probe values (1)').catch((e: unknown) => e);
     expect(pgErrorCode(error)).toBe('23505');
-    expect(isConstraintViolation(error)).toBe(true);
-    expect(isRetryable(error)).toBe(false);
+    expect(isConstraintViolation(error), 'a unique violation is a constraint violation').toBe(true);
+    expect(isRetryable(error), 'a unique violation is not retried').toBe(false);
     expect(attempts).toEqual([1]);
   });
 
@@ -152,7 +164,8 @@ describe('cluster client (fixed roles)', () => {
   });
 
   it('fails a transaction whose connection dies while its body runs, without an unhandled error', async () => {
-    const db = make();
+    const changes: string[] = [];
+    const db = make({ hooks: { onNodeChange: (c) => changes.push(`${c.node}:${c.healthy}`) } });
     const admin = new pgDriver.Client(pg.url('pg-0'));
     await admin.connect();
     try {
@@ -162,13 +175,14 @@ describe('cluster client (fixed roles)', () => {
             const { rows } = await tx.query<{ pid: number }>('select pg_backend_pid() as pid');
             // No query is in flight now: the session's end reaches the client as an 'error' event.
             await admin.query('select pg_terminate_backend($1, 5000)', [rows[0]!.pid]);
-            await new Promise((resolve) => setTimeout(resolve, 100));
+            // The client handled that 'error' event when it marks the primary down; only then query again.
+            await expect.poll(() => changes, { timeout: 10_000, interval: 20 }).toContain('pg-0:false');
             await tx.query('select 1');
           },
           { retry: false },
         )
         .catch((e: unknown) => e);
-      expect(isRetryable(error)).toBe(true);
+      expect(isRetryable(error), `the lost connection's error is retryable: ${String(error)}`).toBe(true);
       expect((await db.query<{ one: number }>('select 1 as one')).rows[0]?.one).toBe(1);
     } finally {
       await admin.end();
@@ -182,9 +196,13 @@ describe('cluster client (fixed roles)', () => {
       hooks: { onNodeChange: (c) => changes.push(`${c.node}:${c.healthy}`) },
     });
     await pg.kill('pg-2');
-    await expect.poll(() => db.stats().find((s) => s.name === 'pg-2')?.healthy, { timeout: 10_000, interval: 50 }).toBe(false);
+    await expect
+      .poll(() => db.stats().find((s) => s.name === 'pg-2')?.healthy, { timeout: 10_000, interval: 50, message: 'pg-2 marked down' })
+      .toBe(false);
     await pg.start('pg-2');
-    await expect.poll(() => db.stats().find((s) => s.name === 'pg-2')?.healthy, { timeout: 10_000, interval: 50 }).toBe(true);
+    await expect
+      .poll(() => db.stats().find((s) => s.name === 'pg-2')?.healthy, { timeout: 10_000, interval: 50, message: 'pg-2 marked up again' })
+      .toBe(true);
     expect(changes).toEqual(['pg-2:false', 'pg-2:true']);
   });
 
@@ -253,7 +271,7 @@ describe('cluster client (discovered roles)', () => {
       expect(before.rows[0]).toEqual({ recovery: false, port: pg.node('pg-0').port });
       expect(db.primaryName()).toBe('pg-0');
       const read = await db.readQuery<Who>(WHO);
-      expect(read.rows[0]?.recovery).toBe(true);
+      expect(read.rows[0], 'a read answered by a replica').toMatchObject({ recovery: true });
 
       await pg.stop('pg-0');
       await pg.promote('pg-1');
@@ -269,7 +287,7 @@ describe('cluster client (discovered roles)', () => {
     // After the previous test pg-1 is primary on timeline 2; starting the old primary again makes a second one on 1.
     await pg.start('pg-0');
     const direct = await withConnection(pg.url('pg-0'), {}, async (c) => (await c.query<Who>(WHO)).rows[0]);
-    expect(direct?.recovery).toBe(false);
+    expect(direct, 'the old primary runs as a primary again').toMatchObject({ recovery: false });
     const logger = createMemoryLogger();
     const db = createCluster({ nodes: pg.nodes.map((n) => ({ name: n.name, url: pg.url(n) })), healthCheck: { intervalMs: 0 }, logger });
     try {

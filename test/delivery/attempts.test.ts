@@ -227,7 +227,7 @@ describe('deliveries that no sender can send, and the attempt history', () => {
       ['loki', 'connections_total', 'dead'],
       ['slack', 'delivery_dead', 'sent'],
     ]);
-    expect(logger.records.some((r) => r.message === 'delivery_dead raised')).toBe(true);
+    expect(logger.records.map((r) => r.message)).toContain('delivery_dead raised');
   });
 
   it('pgwarden deliveries --id prints one delivery with its attempts, plain and --json; a bad or unknown id says so', async () => {

@@ -216,7 +216,7 @@ describe('retry policy, sweeper and requeue on the ledger', () => {
     await createAlertDelivery({ db, queue: createDirectQueue({ db, notifiers, clock: time.clock }), notifiers, clock: time.clock }).publish(
       events,
     );
-    expect((await ledger.rows()).every((row) => row.status === 'failed')).toBe(true);
+    expect(new Set((await ledger.rows()).map((row) => row.status))).toEqual(new Set(['failed']));
 
     healthy = true;
     time.advance(MINUTE);
@@ -229,6 +229,6 @@ describe('retry policy, sweeper and requeue on the ledger', () => {
     const deliveredIds = slack.delivered.map((e) => e.id);
     expect(new Set(deliveredIds).size).toBe(120);
     expect(deliveredIds).toHaveLength(120);
-    expect((await ledger.rows()).every((row) => row.status === 'sent')).toBe(true);
+    expect(new Set((await ledger.rows()).map((row) => row.status))).toEqual(new Set(['sent']));
   });
 });

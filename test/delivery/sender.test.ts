@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { DeliveryMessage } from '../../shared/alerts/index.ts';
 import { createAlertDelivery, processDeliveryBatch } from '../../shared/delivery/index.ts';
 import { createMemoryLogger } from '../../shared/log/index.ts';
@@ -118,10 +118,24 @@ describe('processDeliveryBatch', () => {
       processDeliveryBatch([record(second, 'c')], { ...deps, notifiers: { slack: slowSlack } }),
       processDeliveryBatch([record(second, 'd'), record(second, 'e')], { ...deps, notifiers: { slack: slowSlack } }),
     ]);
-    setTimeout(release, 50);
+    // Release the send only once the first consumer is inside it and the other one waits on the row lock, so the
+    // test proves the lock rather than passing because the second consumer happened to come late.
+    await vi.waitFor(
+      async () => {
+        expect(slowSlack.calls, 'the first consumer is sending').toBe(1);
+        const { rows } = await ledger.db.query<{ waiting: number }>(
+          "select count(*)::int as waiting from pg_stat_activity where wait_event_type = 'Lock' and query like '%pgwarden.deliveries%for update%'",
+        );
+        expect(rows[0]?.waiting, 'the second consumer waits on the row lock').toBe(1);
+      },
+      { timeout: 10_000, interval: 20 },
+    );
+    release();
     const results = (await concurrent).flatMap((r) => r.results);
     expect(results.filter((r) => r.outcome === 'sent')).toHaveLength(1);
-    expect(results.filter((r) => r.outcome !== 'sent').every((r) => r.outcome === 'already_sent' || r.outcome === 'duplicate')).toBe(true);
+    const others = results.filter((r) => r.outcome !== 'sent').map((r) => r.outcome);
+    expect(others).toHaveLength(2);
+    for (const outcome of others) expect(['already_sent', 'duplicate']).toContain(outcome);
     expect(slowSlack.calls).toBe(1);
     expect(slack.delivered).toHaveLength(1);
   });
@@ -233,6 +247,6 @@ describe('processDeliveryBatch', () => {
     for (const text of [afterFirst.last_error, afterSecond.last_error, ...logger.records.map((r) => r.line)]) {
       expect(text).not.toContain(token);
     }
-    expect(logger.records.some((r) => r.message === 'alert delivery failed; retry scheduled')).toBe(true);
+    expect(logger.records.map((r) => r.message)).toContain('alert delivery failed; retry scheduled');
   });
 });

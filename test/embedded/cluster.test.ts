@@ -37,14 +37,13 @@ describe('embedded test cluster', () => {
     for (const replica of cluster.replicas()) {
       const reader = new pg.Client(cluster.url(replica));
       await reader.connect();
-      let seen = 0;
-      for (let i = 0; i < 100 && seen === 0; i++) {
-        const { rows } = await reader.query<{ n: number }>("select count(*)::int as n from pg_tables where tablename = 'harness_probe'");
-        seen = rows[0]?.n ?? 0;
-        if (seen === 0) await new Promise((r) => setTimeout(r, 50));
+      try {
+        const tables = async () =>
+          (await reader.query<{ n: number }>("select count(*)::int as n from pg_tables where tablename = 'harness_probe'")).rows[0]?.n;
+        await expect.poll(tables, { timeout: 10_000, interval: 50, message: `harness_probe replayed on ${replica.name}` }).toBe(1);
+      } finally {
+        await reader.end();
       }
-      await reader.end();
-      expect(seen).toBe(1);
     }
   });
 
@@ -56,7 +55,7 @@ describe('embedded test cluster', () => {
   it('stops, kills and restarts a node', async () => {
     const replica = cluster.node('pg-2');
     await cluster.stop(replica);
-    expect(cluster.isRunning(replica)).toBe(false);
+    expect(cluster.isRunning(replica), 'the stopped replica is not running').toBe(false);
     await cluster.start(replica);
     expect(await whoAnswers(cluster.url(replica))).toMatchObject({ recovery: true });
     await cluster.kill(replica);

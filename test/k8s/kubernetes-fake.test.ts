@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiException, CoreV1Api, DiscoveryV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEndpointsWriter, createKubeConfig, K8sConfigError } from '../../shared/k8s/index.ts';
+import { createEndpointsWriter, createKubeConfig, K8sOptionsError } from '../../shared/k8s/index.ts';
 import { type KubernetesFake, startKubernetesFake } from '../harness/fakes/kubernetes.ts';
 
 let fake: KubernetesFake;
@@ -138,7 +138,7 @@ describe('createKubeConfig', () => {
   });
 
   it('names the option when the file is missing or the server is not a URL', () => {
-    expect(() => createKubeConfig({ kubeconfig: '/nonexistent/kubeconfig' })).toThrow(K8sConfigError);
+    expect(() => createKubeConfig({ kubeconfig: '/nonexistent/kubeconfig' })).toThrow(K8sOptionsError);
     expect(() => createKubeConfig({ kubeconfig: '/nonexistent/kubeconfig' })).toThrow(/^kubeconfig: file not found/);
     expect(() => createKubeConfig({ server: '127.0.0.1:6443' })).toThrow(/^server: /);
   });
@@ -146,7 +146,7 @@ describe('createKubeConfig', () => {
 
 describe('createKubeConfig from a kubeconfig document', () => {
   it('loads the document a linked secret holds, and names the option when it cannot', async () => {
-    const { createKubeConfig, K8sConfigError } = await import('../../shared/k8s/index.ts');
+    const { createKubeConfig, K8sOptionsError } = await import('../../shared/k8s/index.ts');
     const text = [
       'apiVersion: v1',
       'kind: Config',
@@ -156,6 +156,6 @@ describe('createKubeConfig from a kubeconfig document', () => {
       'current-context: x',
     ].join('\n');
     expect(createKubeConfig({ kubeconfigText: text }).getCurrentCluster()?.server).toBe('https://10.0.0.1:6443');
-    expect(() => createKubeConfig({ kubeconfigText: 'clusters: [unclosed' })).toThrow(K8sConfigError);
+    expect(() => createKubeConfig({ kubeconfigText: 'clusters: [unclosed' })).toThrow(K8sOptionsError);
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
-import { createKubeConfig, createLeaderElector, K8sConfigError, type LeaderElector } from '../../shared/k8s/index.ts';
+import { createKubeConfig, createLeaderElector, K8sOptionsError, type LeaderElector } from '../../shared/k8s/index.ts';
 import { type KubeObject, type KubernetesFake, startKubernetesFake } from '../harness/fakes/kubernetes.ts';
 
 const NS = 'db';
@@ -55,9 +55,9 @@ describe('Lease leader election', () => {
   it('acquires a missing lease, records holder, duration, transitions and MicroTime stamps', async () => {
     const a = candidate('proxy-a');
 
-    expect(await a.elector.runOnce()).toBe(true);
+    expect(await a.elector.runOnce(), 'proxy-a acquires the missing lease').toBe(true);
 
-    expect(a.elector.isLeader()).toBe(true);
+    expect(a.elector.isLeader(), 'proxy-a leads').toBe(true);
     expect(a.events).toEqual(['started holder=proxy-a']);
     const spec = lease()!.spec;
     expect(spec).toMatchObject({ holderIdentity: 'proxy-a', leaseDurationSeconds: 15, leaseTransitions: 0 });
@@ -71,12 +71,12 @@ describe('Lease leader election', () => {
     await a.elector.runOnce();
 
     for (let i = 0; i < 15; i++) {
-      expect(await b.elector.runOnce()).toBe(false);
+      expect(await b.elector.runOnce(), `proxy-b waits (round ${i})`).toBe(false);
       advance(2_000);
-      expect(await a.elector.runOnce()).toBe(true);
+      expect(await a.elector.runOnce(), `proxy-a renews (round ${i})`).toBe(true);
     }
 
-    expect(b.elector.isLeader()).toBe(false);
+    expect(b.elector.isLeader(), 'proxy-b never led').toBe(false);
     expect(b.elector.leader()).toBe('proxy-a');
     expect(b.events).toEqual([]);
     expect(lease()!.spec).toMatchObject({ holderIdentity: 'proxy-a', leaseTransitions: 0, renewTime: '2026-11-02T10:00:30.000000Z' });
@@ -89,14 +89,14 @@ describe('Lease leader election', () => {
     await b.elector.runOnce();
 
     advance(14_000);
-    expect(await b.elector.runOnce()).toBe(false);
+    expect(await b.elector.runOnce(), 'proxy-b waits: the lease has 1 s left').toBe(false);
     advance(1_001);
-    expect(await b.elector.runOnce()).toBe(true);
+    expect(await b.elector.runOnce(), 'proxy-b takes the expired lease').toBe(true);
 
     expect(lease()!.spec).toMatchObject({ holderIdentity: 'proxy-b', leaseTransitions: 1, acquireTime: '2026-11-02T10:00:15.001000Z' });
     expect(b.events).toEqual(['started holder=proxy-b']);
     // The old leader wakes up long past its renew deadline: it gives up without touching the lease.
-    expect(await a.elector.runOnce()).toBe(false);
+    expect(await a.elector.runOnce(), 'the old leader steps down').toBe(false);
     expect(a.events).toEqual(['started holder=proxy-a', 'stopped holder=proxy-b']);
     expect(lease()!.spec.holderIdentity).toBe('proxy-b');
   });
@@ -108,9 +108,9 @@ describe('Lease leader election', () => {
     fake.set({ ...current, kind: 'Lease', spec: { ...current.spec, holderIdentity: 'intruder', leaseTransitions: 1 } });
 
     advance(2_000);
-    expect(await a.elector.runOnce()).toBe(false);
+    expect(await a.elector.runOnce(), 'proxy-a steps down for the intruder').toBe(false);
 
-    expect(a.elector.isLeader()).toBe(false);
+    expect(a.elector.isLeader(), 'proxy-a no longer leads').toBe(false);
     expect(a.events).toEqual(['started holder=proxy-a', 'stopped holder=intruder']);
   });
 
@@ -123,15 +123,15 @@ describe('Lease leader election', () => {
 
     for (let elapsed = 2_000; elapsed < 10_000; elapsed += 2_000) {
       advance(2_000);
-      expect(await a.elector.runOnce()).toBe(true);
+      expect(await a.elector.runOnce(), `proxy-a still leads ${elapsed} ms into the failures`).toBe(true);
     }
     advance(2_000);
-    expect(await a.elector.runOnce()).toBe(false);
+    expect(await a.elector.runOnce(), 'proxy-a steps down at its renew deadline').toBe(false);
 
     expect(a.events).toEqual(['started holder=proxy-a', 'stopped holder=proxy-a']);
     const writes = fake.requests.filter((r) => r.path.includes(leaseName) && r.method === 'PUT');
     expect(writes.length).toBeGreaterThan(0);
-    expect(writes.every((r) => r.status === 500)).toBe(true);
+    expect(writes.map((r) => r.status)).toEqual(writes.map(() => 500));
   });
 
   it('renews after a transient failure and keeps the same acquireTime and transitions', async () => {
@@ -142,7 +142,7 @@ describe('Lease leader election', () => {
     advance(2_000);
     await a.elector.runOnce();
     advance(2_000);
-    expect(await a.elector.runOnce()).toBe(true);
+    expect(await a.elector.runOnce(), 'proxy-a renews after the transient failure').toBe(true);
 
     expect(lease()!.spec).toMatchObject({
       holderIdentity: 'proxy-a',
@@ -173,12 +173,12 @@ describe('Lease leader election', () => {
       });
     });
 
-    expect(await a.elector.runOnce()).toBe(false);
+    expect(await a.elector.runOnce(), 'proxy-a lost to the candidate that created the lease').toBe(false);
 
     expect(fake.requests.at(-1)).toMatchObject({ method: 'POST', status: 409 });
     expect(a.events).toEqual([]);
     expect(a.elector.leader()).toBeUndefined();
-    expect(await a.elector.runOnce()).toBe(false);
+    expect(await a.elector.runOnce(), 'proxy-a still follows').toBe(false);
     expect(a.elector.leader()).toBe('proxy-b');
   });
 
@@ -193,7 +193,7 @@ describe('Lease leader election', () => {
       fake.set({ ...current, kind: 'Lease', spec: { ...current.spec, holderIdentity: 'proxy-c', leaseTransitions: 1 } });
     });
 
-    expect(await b.elector.runOnce()).toBe(false);
+    expect(await b.elector.runOnce(), 'proxy-b lost the race to proxy-c').toBe(false);
 
     expect(fake.requests.at(-1)).toMatchObject({ method: 'PUT', status: 409 });
     expect(b.events).toEqual([]);
@@ -208,11 +208,11 @@ describe('Lease leader election', () => {
 
     await a.elector.stop();
 
-    expect(a.elector.isLeader()).toBe(false);
+    expect(a.elector.isLeader(), 'proxy-a stopped leading').toBe(false);
     // onStoppedLeading saw the lease still held by proxy-a: the address went away before the lease did.
     expect(a.events).toEqual(['started holder=proxy-a', 'stopped holder=proxy-a']);
     expect(lease()!.spec.holderIdentity).toBe('');
-    expect(await b.elector.runOnce()).toBe(true);
+    expect(await b.elector.runOnce(), 'proxy-b takes the released lease').toBe(true);
     expect(lease()!.spec).toMatchObject({ holderIdentity: 'proxy-b', leaseTransitions: 1 });
   });
 
@@ -220,7 +220,7 @@ describe('Lease leader election', () => {
     const a = candidate('proxy-a', { clock: () => new Date(), leaseDurationMs: 3_000, renewDeadlineMs: 2_000, retryPeriodMs: 50 });
     a.elector.start();
 
-    await vi.waitFor(() => expect(a.elector.isLeader()).toBe(true), { timeout: 5_000 });
+    await vi.waitFor(() => expect(a.elector.isLeader(), 'proxy-a leads on its own timer').toBe(true), { timeout: 5_000 });
     await vi.waitFor(
       () => expect(fake.requests.filter((r) => r.path.includes(leaseName) && r.method === 'PUT').length).toBeGreaterThan(1),
       {
@@ -244,7 +244,7 @@ describe('Lease leader election', () => {
         onStartedLeading: () => {},
         onStoppedLeading: () => {},
       });
-    expect(make({ leaseDurationMs: 10_000, renewDeadlineMs: 10_000 })).toThrow(K8sConfigError);
+    expect(make({ leaseDurationMs: 10_000, renewDeadlineMs: 10_000 })).toThrow(K8sOptionsError);
     expect(make({ leaseDurationMs: 10_000, renewDeadlineMs: 10_000 })).toThrow(/leaseDurationMs/);
     expect(make({ renewDeadlineMs: 2_000, retryPeriodMs: 2_000 })).toThrow(/renewDeadlineMs/);
   });

@@ -52,12 +52,12 @@ describe('observeNode', () => {
     expect(replica).toMatchObject({ recovery: true, timeline: 1, currentLsn: null, replayPaused: false });
     expect(replica.replayLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
     expect(replica.lagSeconds).toBeGreaterThanOrEqual(0);
-    expect(await on(cluster.url('pg-1'), readRecovery, app)).toBe(true);
+    expect(await on(cluster.url('pg-1'), readRecovery, app), 'pg-1 is in recovery').toBe(true);
   });
 
   it('reads the new timeline at once after a promotion', async () => {
     await cluster.promote('pg-1');
     expect(await on(cluster.url('pg-1'), observeNode)).toMatchObject({ recovery: false, timeline: 2, replayLsn: null });
-    expect(await on(cluster.url('pg-1'), readRecovery)).toBe(false);
+    expect(await on(cluster.url('pg-1'), readRecovery), 'pg-1 is out of recovery').toBe(false);
   });
 });

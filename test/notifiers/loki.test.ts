@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createMemoryLogger } from '../../shared/log/index.ts';
-import { createLokiNotifier, NotifierConfigError, renderLokiPush } from '../../shared/notifiers/index.ts';
+import { createLokiNotifier, NotifierOptionsError, renderLokiPush } from '../../shared/notifiers/index.ts';
 import { closedPort } from '../harness/cluster.ts';
 import { type LokiFake, startLokiFake } from '../harness/fakes/loki.ts';
 import { sampleEvent } from './fixtures.ts';
@@ -216,7 +216,7 @@ describe('createLokiNotifier against a loopback Loki', () => {
       status: 204,
     });
     expect(loki.received[0]?.streams[0]?.values[0]).toHaveLength(2);
-    expect(() => createLokiNotifier({ url: loki.url, structuredMetadata: 'sometimes' as 'on' })).toThrow(NotifierConfigError);
+    expect(() => createLokiNotifier({ url: loki.url, structuredMetadata: 'sometimes' as 'on' })).toThrow(NotifierOptionsError);
   });
 
   it('gives up at once on a wrong token or a missing tenant (401)', async () => {
@@ -277,7 +277,7 @@ describe('createLokiNotifier against a loopback Loki', () => {
   });
 
   it('refuses static labels Loki would reject or that would hide the event labels', () => {
-    expect(() => createLokiNotifier({ url: loki.url, labels: { 'team-name': 'dba' } })).toThrow(NotifierConfigError);
+    expect(() => createLokiNotifier({ url: loki.url, labels: { 'team-name': 'dba' } })).toThrow(NotifierOptionsError);
     expect(() => createLokiNotifier({ url: loki.url, labels: { severity: 'low' } })).toThrow(
       'labels.severity: is set from each event and cannot be a static label',
     );

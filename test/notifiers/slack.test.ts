@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createMemoryLogger } from '../../shared/log/index.ts';
-import { createSlackNotifier, NotifierConfigError, renderSlackMessage, SLACK_COLORS } from '../../shared/notifiers/index.ts';
+import { createSlackNotifier, NotifierOptionsError, renderSlackMessage, SLACK_COLORS } from '../../shared/notifiers/index.ts';
 import { closedPort } from '../harness/cluster.ts';
 import { type SlackFake, startSlackFake } from '../harness/fakes/slack.ts';
 import { sampleEvent } from './fixtures.ts';
@@ -239,7 +239,7 @@ describe('createSlackNotifier against a loopback Slack', () => {
     } catch (error) {
       thrown = error;
     }
-    expect(thrown).toBeInstanceOf(NotifierConfigError);
+    expect(thrown).toBeInstanceOf(NotifierOptionsError);
     expect((thrown as Error).message).toBe(
       'webhookUrl: must use https (http is allowed only for loopback hosts), got http://hooks.example.com',
     );

@@ -45,7 +45,7 @@ afterAll(async () => {
 describe('connections to the node', () => {
   it('counts the bytes of a proxied session both ways', async () => {
     const before = proxy.state().nodes[0];
-    expect((await landOn(cluster, proxy.ports.rw)).recovery).toBe(false);
+    expect(await landOn(cluster, proxy.ports.rw), 'read-write lands on the primary').toMatchObject({ recovery: false });
     const after = await eventually(() => {
       const node = proxy.state().nodes[0];
       return node && node.connections.rw === 0 ? node : undefined;
@@ -77,7 +77,7 @@ describe('fallback paths', () => {
     await streams.start();
     try {
       await eventually(() => streams.state().primary ?? undefined, 20_000, 'the primary routed');
-      expect((await landOn(cluster, streams.ports.rw)).recovery).toBe(false);
+      expect(await landOn(cluster, streams.ports.rw), 'read-write lands on the primary').toMatchObject({ recovery: false });
       const node = await eventually(() => {
         const n = streams.state().nodes[0];
         return n && n.connections.rw === 0 ? n : undefined;

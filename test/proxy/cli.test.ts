@@ -61,7 +61,7 @@ describe('pgwarden proxy (the real command)', () => {
   it('drains on SIGTERM: stops accepting, lets open clients finish, then exits 0', async () => {
     const proxy = await spawnProxy(['--drain-timeout', '30s']);
     const client = await clientVia(cluster, proxy.ports.rw);
-    expect((await whereAmI(client)).recovery).toBe(false);
+    expect(await whereAmI(client), 'read-write lands on the primary').toMatchObject({ recovery: false });
     proxy.child.kill('SIGTERM');
     await eventually(async () => ((await connectError(cluster, proxy.ports.rw)) ? true : undefined), 10_000, 'the listener to close');
     // The open session still works while draining.

@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createMemoryLogger } from '../../shared/log/index.ts';
 import { attachCounters, createCounterBuffers, type ProxyCounters } from '../../shared/proxy/counters.ts';
 import { createDataPlane, type DataPlane, type DataPlaneOptions } from '../../shared/proxy/data-plane.ts';
@@ -69,7 +69,9 @@ describe('the data path', () => {
       const stream = (client as unknown as { connection: { stream: Socket } }).connection.stream;
       const result = client.query<{ big: string }>("select repeat('0123456789abcdef', 512 * 1024) as big");
       stream.pause();
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Resume only once the client has stopped taking bytes (its buffer is at the high-water mark, so Node has
+      // stopped reading the socket): from then on the answer queues in the kernel's buffers and the proxy.
+      await vi.waitFor(() => expect(stream.readableLength).toBeGreaterThanOrEqual(stream.readableHighWaterMark), { timeout: 10_000 });
       stream.resume();
       const { rows: down } = await result;
       expect(down[0]?.big.length).toBe(8 * MB);
@@ -120,12 +122,16 @@ async function silentNode(): Promise<{ port: number; close(): void }> {
     child.once('exit', (code) => reject(new Error(`the silent node exited with ${code}`)));
   });
   const fillers: Socket[] = [];
+  let accepted = 0;
   for (let i = 0; i < 4; i++) {
     const filler = connect({ host: '127.0.0.1', port });
     filler.on('error', () => {});
+    filler.once('connect', () => accepted++);
     fillers.push(filler);
   }
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  // Linux queues backlog + 1 connections on a listener nobody accepts from and drops every SYN after that: once
+  // two fillers are connected the queue is full and the node is silent.
+  await vi.waitFor(() => expect(accepted, 'fillers in the accept queue').toBeGreaterThanOrEqual(2), { timeout: 10_000 });
   return {
     port,
     close() {
@@ -186,8 +192,14 @@ describe('half-close with backpressure', () => {
         await new Promise((resolve) => client.once('connect', resolve));
         client.end('request');
         client.pause();
-        // The answer fills the sockets' buffers and waits in the proxy while nobody reads.
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        // The answer fills the sockets' buffers and waits in the proxy while nobody reads: go on once the client
+        // has stopped taking bytes (its buffer at the high-water mark, so Node no longer reads the socket).
+        await vi.waitFor(
+          () => expect({ size, buffered: client.readableLength >= client.readableHighWaterMark }).toEqual({ size, buffered: true }),
+          {
+            timeout: 10_000,
+          },
+        );
         const received: Buffer[] = [];
         client.on('data', (chunk: Buffer) => received.push(chunk));
         client.resume();

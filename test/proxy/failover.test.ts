@@ -43,6 +43,8 @@ function startWriteLoop(port: number) {
         outcomes.push({ ok: false, code: (error as { code?: string }).code });
         await client?.end().catch(() => {});
         client = undefined;
+        // Not a wait for anything: the pause between reconnects an app's pool would make, so the loop does not
+        // spin while the proxy refuses. What the test asserts comes from the outcomes, not from this pace.
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     }
@@ -78,7 +80,7 @@ describe('failover', () => {
     await idleClosed;
 
     const oks = loop.outcomes.filter((o) => o.ok);
-    expect(oks.every((o) => o.port === oldPrimary.port || o.port === candidate.port)).toBe(true);
+    for (const ok of oks) expect([oldPrimary.port, candidate.port]).toContain(ok.port);
     // 25006 read_only_sql_transaction would mean a write was routed to a node in recovery.
     expect(loop.outcomes.filter((o) => o.code === '25006')).toEqual([]);
     const firstOnNew = loop.outcomes.findIndex((o) => o.ok && o.port === candidate.port);

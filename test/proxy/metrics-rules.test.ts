@@ -67,8 +67,8 @@ describe('proxy alert rules', () => {
     );
     for (const rule of all) {
       expect(['critical', 'warning', 'info'], rule.alert).toContain(rule.labels?.severity);
-      expect(rule.annotations?.summary, rule.alert).toBeTruthy();
-      expect(rule.annotations?.description, rule.alert).toBeTruthy();
+      expect(rule.annotations?.summary, rule.alert).toMatch(/\S/);
+      expect(rule.annotations?.description, rule.alert).toMatch(/\S/);
       // A page waits for its condition to hold; only the informational failover notice fires at once.
       if (rule.labels?.severity !== 'info') expect(rule.for, rule.alert).toMatch(/^\d+[smh]$/);
     }

@@ -43,7 +43,7 @@ describe('promotion watch', () => {
         'the proxy to route read-write to pg-1 (full checks are a minute apart)',
       );
 
-      expect(cluster.isRunning('pg-0')).toBe(true);
+      expect(cluster.isRunning('pg-0'), 'the superseded primary still runs').toBe(true);
       expect(topology.splitBrain).toEqual({ kind: 'resolved', primaries: ['pg-0', 'pg-1'], chosen: 'pg-1', timeline: 2 });
       // The watch saw pg-1 either answer `false` or fail its quick query mid-promotion (then its full check ran).
       const watchSaw = logger.records.find((r) => /^(promotion seen by the fast check|fast check failed)/.test(r.message));

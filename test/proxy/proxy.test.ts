@@ -30,7 +30,7 @@ describe('routing', () => {
     expect(rw).toEqual({ port: primaryPort, recovery: false });
     for (let i = 0; i < 4; i++) {
       const ro = await landOn(cluster, proxy.ports.ro);
-      expect(ro.recovery).toBe(true);
+      expect(ro, 'read-only lands on a replica').toMatchObject({ recovery: true });
       expect(replicaPorts).toContain(ro.port);
     }
   });
@@ -137,7 +137,7 @@ describe('HTTP API', () => {
     expect(undrained).toEqual({ status: 200, body: { node: replica, drained: false } });
     const ports = new Set<number>();
     for (let i = 0; i < 4; i++) ports.add((await landOn(cluster, proxy.ports.ro)).port);
-    expect(ports.has(drainedPort)).toBe(true);
+    expect([...ports]).toContain(drainedPort);
     await Promise.all(held.map((c) => c.end().catch(() => {})));
   });
 
@@ -153,7 +153,7 @@ describe('HTTP API', () => {
     } finally {
       await getJson(proxy.ports.api, `/nodes/${primary}/undrain`, { method: 'POST', headers: auth });
     }
-    expect((await landOn(cluster, proxy.ports.rw)).recovery).toBe(false);
+    expect(await landOn(cluster, proxy.ports.rw), 'read-write lands on the primary').toMatchObject({ recovery: false });
   });
 });
 
@@ -168,7 +168,7 @@ describe('limits', () => {
       expect(error?.message).toBe('too many clients through pgwarden proxy');
       await Promise.all(held.map((c) => c.end()));
       await eventually(() => (small.state().clients.active === 0 ? true : undefined));
-      expect((await landOn(cluster, small.ports.rw)).recovery).toBe(false);
+      expect(await landOn(cluster, small.ports.rw), 'read-write lands on the primary').toMatchObject({ recovery: false });
       const metrics = await (await fetch(`http://127.0.0.1:${small.ports.api}/metrics`)).text();
       expect(metrics).toMatch(/pgwarden_proxy_connections_refused_total\{listener="rw",reason="too_many_clients"\} 1/);
     } finally {

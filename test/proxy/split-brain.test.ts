@@ -58,7 +58,7 @@ describe('split brain', () => {
       await cluster.promote('pg-1');
       await eventually(() => (proxy.state().primary === 'pg-1' ? true : undefined), 20_000, 'pg-1 as the read-write target');
       await oldClosed;
-      expect(cluster.isRunning('pg-0')).toBe(true);
+      expect(cluster.isRunning('pg-0'), 'the superseded primary still runs').toBe(true);
 
       expect(await landOn(cluster, proxy.ports.rw)).toEqual({ port: cluster.node('pg-1').port, recovery: false });
       const topology = (await getJson(proxy.ports.api, '/topology')).body;

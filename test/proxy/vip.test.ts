@@ -53,11 +53,11 @@ describe.skipIf(skipReason !== null)(`floating address in a network namespace${s
     await vip.add();
     await vip.add();
     expect(addressesOf('pgw-a')).toEqual([VIP]);
-    expect(await vip.held()).toBe(true);
+    expect(await vip.held(), 'the address is held').toBe(true);
     await vip.remove();
     await vip.remove();
     expect(addressesOf('pgw-a')).toEqual([]);
-    expect(await vip.held()).toBe(false);
+    expect(await vip.held(), 'the address is gone').toBe(false);
   });
 
   describe('lease takeover', () => {
@@ -118,8 +118,8 @@ describe.skipIf(skipReason !== null)(`floating address in a network namespace${s
       await a.proxy.start();
       await b.proxy.start();
 
-      expect(await a.runOnce()).toBe(true);
-      expect(await b.runOnce()).toBe(false);
+      expect(await a.runOnce(), 'proxy-a leads').toBe(true);
+      expect(await b.runOnce(), 'proxy-b follows').toBe(false);
       await eventually(() => (addressesOf('pgw-a').includes(VIP) ? true : undefined), 10_000, 'the VIP on the leader');
       expect(addressesOf('pgw-b')).toEqual([]);
       expect(fake.get('Lease', 'db', 'pgwarden-proxy')?.spec).toMatchObject({ holderIdentity: 'proxy-a' });
@@ -127,16 +127,16 @@ describe.skipIf(skipReason !== null)(`floating address in a network namespace${s
       // The leader's renewal fails; it keeps the address until the renew deadline (10 s) passes, then drops it.
       fake.failNext({ method: 'PUT', pathIncludes: '/leases/', status: 500, times: 1 });
       a.advance(5_000);
-      expect(await a.runOnce()).toBe(true);
+      expect(await a.runOnce(), 'proxy-a still leads before its renew deadline').toBe(true);
       expect(addressesOf('pgw-a')).toEqual([VIP]);
       a.advance(6_000);
-      expect(await a.runOnce()).toBe(false);
+      expect(await a.runOnce(), 'proxy-a steps down after its renew deadline').toBe(false);
       await eventually(() => (addressesOf('pgw-a').length === 0 ? true : undefined), 10_000, 'the old leader to drop the VIP');
-      expect(a.proxy.state().leader).toBe(false);
+      expect(a.proxy.state(), 'proxy-a no longer leads').toMatchObject({ leader: false });
 
       // After the lease duration without a change, the other candidate takes over and adds the address.
       b.advance(16_000);
-      expect(await b.runOnce()).toBe(true);
+      expect(await b.runOnce(), 'proxy-b takes over').toBe(true);
       await eventually(() => (addressesOf('pgw-b').includes(VIP) ? true : undefined), 10_000, 'the VIP on the new leader');
       expect(fake.get('Lease', 'db', 'pgwarden-proxy')?.spec).toMatchObject({ holderIdentity: 'proxy-b' });
       const metrics = await (await fetch(`http://127.0.0.1:${b.proxy.ports.api}/metrics`)).text();

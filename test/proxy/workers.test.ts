@@ -44,7 +44,7 @@ describe('two data-plane threads', () => {
     try {
       const held = await openClients(proxy.ports.rw);
       const placed = await Promise.all(held.map((client) => whereAmI(client)));
-      expect(placed.every((p) => p.port === cluster.node('pg-0').port && !p.recovery)).toBe(true);
+      expect(placed).toEqual(placed.map(() => ({ port: cluster.node('pg-0').port, recovery: false })));
       const state = proxy.state();
       expect(state.workers).toBe(2);
       expect(state.clients.active).toBe(CLIENTS);
@@ -52,7 +52,7 @@ describe('two data-plane threads', () => {
       expect(state.nodes[0]?.bytesOut).toBeGreaterThan(0);
       const routed = routedPerWorker(await metricsText(proxy));
       expect(routed).toHaveLength(2);
-      expect(routed.every((n) => n > 0)).toBe(true);
+      for (const n of routed) expect(n, 'clients routed by each worker').toBeGreaterThan(0);
       expect(routed.reduce((a, b) => a + b, 0)).toBe(CLIENTS);
 
       const ro = await landOn(cluster, proxy.ports.ro);
@@ -101,7 +101,7 @@ describe('two data-plane threads', () => {
       'both listeners closed',
     );
     // Open clients keep working while the proxy drains.
-    expect((await whereAmI(held[0] as pg.Client)).recovery).toBe(false);
+    expect(await whereAmI(held[0] as pg.Client), 'the held client is on the primary').toMatchObject({ recovery: false });
     await Promise.all(held.map((client) => client.end()));
     await drained;
     expect(proxy.state().status).toBe('stopped');
@@ -118,19 +118,19 @@ describe('two data-plane threads, fencing', () => {
     try {
       const held = await openClients(proxy.ports.rw);
       const closed = held.map((client) => new Promise<void>((resolve) => client.once('end', () => resolve())));
-      expect(routedPerWorker(await metricsText(proxy)).every((n) => n > 0)).toBe(true);
+      for (const n of routedPerWorker(await metricsText(proxy))) expect(n, 'clients routed by each worker').toBeGreaterThan(0);
 
       // Timeline 2 against timeline 1: read-write moves to pg-1, pg-0's clients are fenced by the proxy.
       await cluster.promote('pg-1');
       await eventually(() => (proxy.state().primary === 'pg-1' ? true : undefined), 20_000, 'pg-1 as the read-write target');
       await Promise.all(closed);
-      expect(cluster.isRunning('pg-0')).toBe(true);
+      expect(cluster.isRunning('pg-0'), 'the superseded primary still runs (fenced by the proxy, not stopped)').toBe(true);
       await eventually(() => (proxy.state().nodes[0]?.connections.rw === 0 ? true : undefined), 10_000, 'no client left on pg-0');
       const fenced = logger.records.filter((r) => r.message.startsWith('fenced read-write clients'));
       expect(fenced[0]?.fields).toMatchObject({ node: 'pg-0', clients: CLIENTS, primary: 'pg-1' });
 
       const after = await Promise.all(Array.from({ length: 4 }, () => landOn(cluster, proxy.ports.rw)));
-      expect(after.every((p) => p.port === cluster.node('pg-1').port && !p.recovery)).toBe(true);
+      expect(after).toEqual(after.map(() => ({ port: cluster.node('pg-1').port, recovery: false })));
     } finally {
       await proxy.stop();
     }

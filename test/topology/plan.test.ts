@@ -46,7 +46,7 @@ describe('verifyTopology and planEndpoints', () => {
       { node: 'c', reason: 'lagging', lagBytes: 2048 },
       { node: 'd', reason: 'lag_unknown', lagBytes: null },
     ]);
-    expect(plan.roFallback).toBe(false);
+    expect(plan, 'read-only has replicas of its own').toMatchObject({ roFallback: false });
   });
 
   it('plans RW on the newer timeline of two primaries, and on nobody when they share one', () => {

@@ -178,7 +178,7 @@ describe('runTopology', () => {
       publisher,
     };
     const first = await runTopology(options);
-    expect(first.applied).toBe(true);
+    expect(first, 'the first plan was applied').toMatchObject({ applied: true });
 
     const rwSlice = fake
       .objects()

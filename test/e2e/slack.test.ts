@@ -3,8 +3,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../shared/config/index.ts';
 import { listDeliveries, openAlertPublisher } from '../../shared/delivery/index.ts';
 import { createLineLogger, createMemoryLogger } from '../../shared/log/index.ts';
+import { createTestClock, type Ledger, startLedger, testEvent } from '../delivery/helpers.ts';
 import { type SlackFake, startSlackFake } from '../harness/fakes/slack.ts';
-import { createTestClock, type Ledger, startLedger, testEvent } from './helpers.ts';
 
 /** Runs the real CLI (Node 22 from node_modules) with no PGWARDEN_* variables from the outside. */
 function pgwarden(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -100,7 +100,7 @@ describe('alert delivery end to end: ledger + real Slack notifier + loopback Sla
         expect(text).not.toContain(webhookPath());
         expect(text).not.toContain('fakeSecretToken');
       }
-      expect(lines.some((line) => line.includes('alert delivery is dead'))).toBe(true);
+      expect(lines).toContainEqual(expect.stringContaining('alert delivery is dead'));
     } finally {
       await close();
     }
@@ -118,7 +118,7 @@ describe('alert delivery end to end: ledger + real Slack notifier + loopback Sla
     const direct = open({ slack: { webhookUrl: slack.url } });
     const unrecorded = await direct.opened;
     expect(unrecorded.mode).toBe('unrecorded');
-    expect(direct.lines.some((line) => line.includes('without a delivery ledger'))).toBe(true);
+    expect(direct.lines).toContainEqual(expect.stringContaining('without a delivery ledger'));
     await unrecorded.publisher.publish([testEvent({ summary: 'no ledger' })]);
     expect(slack.received).toHaveLength(1);
     expect(await ledger.rows()).toHaveLength(0);
