@@ -98,7 +98,10 @@ async function cancelAllThrough(proxy: ProxyService, port: number): Promise<{ ou
       clients,
       placed.map((p) => p.port),
     );
-    await Promise.all(clients.map((client) => sendCancel(port, keyOf(client).pid, keyOf(client).key)));
+    // One at a time, every session of one node before the next's: the order a new connection's routing cannot
+    // follow by chance (least connections alternates over tied replicas, and clients were opened alternating too).
+    const byNode = clients.map((client, i) => ({ client, port: (placed[i] as { port: number }).port })).sort((a, b) => a.port - b.port);
+    for (const { client } of byNode) await sendCancel(port, keyOf(client).pid, keyOf(client).key);
     expect(proxy.state().status).toBe('running');
     return { outcomes: await Promise.all(queries), nodes: new Set(placed.map((p) => p.port)) };
   } finally {
