@@ -3,7 +3,11 @@
  * which the proxy used to route like any other (least connections on the read-only port), to a replica that
  * ignored the key. Runs on both data paths (vitest.config.ts).
  */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryLogger } from '../../shared/log/index.ts';
@@ -19,9 +23,35 @@ const SLEEP = 'select pg_sleep(30)';
 let cluster: TestCluster;
 /** A direct connection per node port, to watch pg_stat_activity. */
 const direct = new Map<number, pg.Client>();
+/** A self-signed certificate, so sessions can ask for TLS (the proxy passes it through unread). */
+const certDir = mkdtempSync(path.join(tmpdir(), 'pgwarden-cancel-tls-'));
+
+function selfSignedCertificate(): { cert: string; key: string } {
+  const cert = path.join(certDir, 'server.crt');
+  const key = path.join(certDir, 'server.key');
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', key, '-out', cert],
+    {
+      stdio: 'ignore',
+    },
+  );
+  // PostgreSQL reads its key only when the server's user owns it with mode 0600 (the harness runs it as postgres under root).
+  if (process.getuid?.() === 0) {
+    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+    chownSync(key, uid, gid);
+    chownSync(cert, uid, gid);
+  }
+  chmodSync(key, 0o600);
+  // mkdtemp makes the folder private to this user; the server must reach into it.
+  chmodSync(certDir, 0o755);
+  return { cert, key };
+}
 
 beforeAll(async () => {
-  cluster = await startTestCluster({ replicas: 2 });
+  const tls = selfSignedCertificate();
+  cluster = await startTestCluster({ replicas: 2, settings: { ssl: true, ssl_cert_file: `'${tls.cert}'`, ssl_key_file: `'${tls.key}'` } });
   for (const node of cluster.nodes) {
     const client = new pg.Client({ connectionString: cluster.url(node) });
     client.on('error', () => {});
@@ -33,6 +63,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const client of direct.values()) await client.end().catch(() => {});
   await cluster?.close();
+  rmSync(certDir, { recursive: true, force: true });
 });
 
 function keyOf(client: pg.Client): { pid: number; key: number } {
@@ -161,6 +192,32 @@ describe('query cancels through the proxy', () => {
         expect(await sendCancel(proxy.ports.rw, 0x7fff_fff0, 12345)).toBe(0);
         expect(proxy.state().nodes.map((node) => node.connectionsTotal)).toEqual(routedBefore);
         expect(await query).toBe('ok');
+      } finally {
+        await client.end().catch(() => {});
+      }
+    });
+  });
+
+  it('with a TLS session open (its key unreadable), still reach its query through the read-write port', async () => {
+    await withProxy({}, async (proxy) => {
+      const client = new pg.Client({
+        host: '127.0.0.1',
+        port: proxy.ports.rw,
+        user: cluster.user,
+        password: cluster.password,
+        database: 'postgres',
+        ssl: { rejectUnauthorized: false },
+      });
+      client.on('error', () => {});
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ ssl: boolean }>('select ssl from pg_stat_ssl where pid = pg_backend_pid()');
+        expect(rows[0]?.ssl).toBe(true);
+        const query = outcome(client.query(SLEEP));
+        await waitRunning([client], [cluster.node('pg-0').port]);
+        // The proxy never saw this key: it routes the cancel as before keys were learned (the primary), not drop it.
+        await sendCancel(proxy.ports.rw, keyOf(client).pid, keyOf(client).key);
+        expect(await query).toBe('57014');
       } finally {
         await client.end().catch(() => {});
       }
