@@ -1,13 +1,14 @@
 /**
  * Cancel latency (proxy.bench.ts's "cancel latency through the RO port" arm): from sending a CancelRequest to the
- * cancelled query's 57014 reaching its client, through a port and direct to the node, as a driver cancels (pg's
- * `Connection.cancel` on a new connection with the session's process id and secret). A report, no target.
+ * cancelled query's 57014 reaching its client, through a port and direct to the node, as a driver cancels (a new
+ * connection with the session's process id and secret). A report, no target.
  */
+import { connect } from 'node:net';
 import pg from 'pg';
 import type { EmbeddedCluster, EmbeddedNode } from '../shared/embedded/index.ts';
 import type { BenchRow } from './run.ts';
 
-const SAMPLES = 30;
+const SAMPLES = 60;
 const SLEEP = 'select pg_sleep(30)';
 
 function percentile(values: number[], p: number): number {
@@ -15,20 +16,18 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
 }
 
-/** The part of pg's Connection a cancel uses (its typings leave these out). */
-interface CancelConnection {
-  on(event: 'connect' | 'end' | 'error', listener: () => void): void;
-  connect(port: number, host: string): void;
-  cancel(processID: number, secretKey: number): void;
-}
-
+/** A CancelRequest as drivers send it: a new connection, 16 bytes (length, code 80877102, pid, secret), closed by the server. */
 function sendCancel(port: number, pid: number, key: number): Promise<void> {
   return new Promise((resolve) => {
-    const connection = new pg.Connection() as unknown as CancelConnection;
-    connection.on('error', () => resolve());
-    connection.on('end', () => resolve());
-    connection.on('connect', () => connection.cancel(pid, key));
-    connection.connect(port, '127.0.0.1');
+    const packet = Buffer.alloc(16);
+    packet.writeInt32BE(16, 0);
+    packet.writeInt32BE(80877102, 4);
+    packet.writeInt32BE(pid, 8);
+    packet.writeInt32BE(key, 12);
+    const socket = connect({ host: '127.0.0.1', port }, () => socket.write(packet));
+    socket.on('error', () => resolve());
+    socket.on('close', () => resolve());
+    socket.resume();
   });
 }
 
@@ -48,7 +47,8 @@ async function latencies(cluster: EmbeddedCluster, port: number, node: EmbeddedN
         (error: { code?: string }) => error.code ?? 'error',
       );
       for (;;) {
-        const { rows } = await watcher.query("select 1 from pg_stat_activity where pid = $1 and state = 'active' and query = $2", [
+        // Inside pg_sleep's wait, not merely 'active': a cancel in the first moments of a statement can be lost.
+        const { rows } = await watcher.query("select 1 from pg_stat_activity where pid = $1 and query = $2 and wait_event = 'PgSleep'", [
           pid,
           SLEEP,
         ]);
@@ -58,7 +58,7 @@ async function latencies(cluster: EmbeddedCluster, port: number, node: EmbeddedN
       const sent = performance.now();
       void sendCancel(port, pid, key);
       const code = await outcome;
-      if (code !== '57014') throw new Error(`a cancel through port ${port} did not cancel the query (${code})`);
+      if (code !== '57014') throw new Error(`a cancel through port ${port} did not cancel the query (${code}, sample ${i})`);
       samples.push(performance.now() - sent);
     }
   } finally {

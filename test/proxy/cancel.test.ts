@@ -92,7 +92,7 @@ function sendCancel(port: number, pid: number, key: number): Promise<number> {
   });
 }
 
-/** Waits until each client's backend is running `query` on its node (a cancel before that cancels nothing). */
+/** Waits until each client's backend is inside the pg_sleep of `query` on its node (a cancel before that may cancel nothing). */
 async function waitRunning(clients: readonly pg.Client[], ports: readonly number[], query = SLEEP): Promise<void> {
   for (const port of new Set(ports)) {
     const admin = direct.get(port) as pg.Client;
@@ -100,7 +100,7 @@ async function waitRunning(clients: readonly pg.Client[], ports: readonly number
     await eventually(
       async () => {
         const { rows } = await admin.query(
-          "select count(*)::int as n from pg_stat_activity where pid = any($1) and state = 'active' and query = $2",
+          "select count(*)::int as n from pg_stat_activity where pid = any($1) and query = $2 and wait_event = 'PgSleep'",
           [pids, query],
         );
         return rows[0]?.n === pids.length ? true : undefined;
