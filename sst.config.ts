@@ -18,6 +18,7 @@ export default $config({
     const { createFunctions } = await import('./infra/functions.ts');
     const { createSchedules } = await import('./infra/schedules.ts');
     const { createNetwork, createProxy } = await import('./infra/proxy.ts');
+    const { createAlarms } = await import('./infra/alarms.ts');
 
     const secrets = createSecrets();
     const queues = createQueues();
@@ -26,11 +27,13 @@ export default $config({
     subscribeSenders(queues, { sendSlack: functions['send-slack'], sendLoki: functions['send-loki'] });
     createSchedules(functions);
     const proxy = createProxy({ cluster, secrets });
+    const alarms = createAlarms({ queues });
 
     return {
       alertsSlackQueue: queues.slack.url,
       alertsLokiQueue: queues.loki.url,
       alertsDlq: queues.dlq.url,
+      alarmsTopic: alarms.topic.arn,
       proxyHost: proxy.nodes.loadBalancer.dnsName,
       functions: Object.fromEntries(Object.entries(functions).map(([fn, f]) => [fn, f.name])),
     };

@@ -66,7 +66,7 @@ async function throughput(db: Cluster, slackUrl: string): Promise<BenchRow> {
   const slack = createSlackNotifier({ webhookUrl: slackUrl });
   const publisher = createAlertDelivery({ db, queue: 'direct', notifiers: { slack } });
   const withLedger = async () => {
-    await db.exec('truncate pgwarden.deliveries');
+    await db.exec('truncate pgwarden.deliveries cascade');
     const events = makeEvents(EVENTS);
     const ms = await timed(() => publisher.publish(events));
     const { rows } = await db.query<{ sent: string }>("select count(*) as sent from pgwarden.deliveries where status = 'sent'");
@@ -107,7 +107,7 @@ async function throughput(db: Cluster, slackUrl: string): Promise<BenchRow> {
 
 /** Fills the ledger: `due` failed rows due now, as many failed rows due in an hour, the rest sent. */
 async function fillLedger(db: Cluster, total: number, now: Date): Promise<void> {
-  await db.exec('truncate pgwarden.deliveries');
+  await db.exec('truncate pgwarden.deliveries cascade');
   const event = JSON.stringify(makeEvents(1)[0]);
   await db.exec(
     `insert into pgwarden.deliveries (id, event_id, channel, status, retry_count, next_retry_at, last_error, rule, cluster, event,

@@ -4,7 +4,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
-import type { AlertPublisher } from '../shared/alerts/index.ts';
+import { type AlertPublisher, controlDbPool } from '../shared/alerts/index.ts';
 import { type Config, ConfigError, loadConfig, mergeConfig, parseDuration, parseNodeArg } from '../shared/config/index.ts';
 import { type Cluster, createCluster } from '../shared/db/index.ts';
 import { openAlertPublisher } from '../shared/delivery/index.ts';
@@ -211,7 +211,7 @@ export async function openAlerting(
 ): Promise<{ publisher: AlertPublisher; stateDb: Cluster | undefined; close(): Promise<void> }> {
   const stateDb =
     config.stateUrl && !dryRun
-      ? createCluster({ primary: config.stateUrl, logger, healthCheck: { intervalMs: 0 }, pool: { max: 4 } })
+      ? createCluster({ primary: config.stateUrl, logger, healthCheck: { intervalMs: 0 }, pool: controlDbPool('pgwarden') })
       : undefined;
   const opened = await openAlertPublisher(config, logger, { dryRun, db: stateDb });
   return {

@@ -10,10 +10,13 @@ import { loadFunctionConfig } from './lib/config.ts';
 import { createFunctionDeps } from './lib/deps.ts';
 import { PayloadError, parseInvocation } from './lib/events.ts';
 import { createFunctionLogger } from './lib/logger.ts';
+import { requeueMetrics } from './lib/metric-points.ts';
+import { createFunctionMetrics } from './lib/metrics.ts';
 
 const payloadSchema = z.strictObject({ ids: z.array(z.uuid()).optional(), allDead: z.boolean().default(false) });
 
 const { powertools, logger } = createFunctionLogger('requeue');
+const metrics = createFunctionMetrics('requeue', { logger });
 const deps = createFunctionDeps(loadFunctionConfig(), logger);
 
 export const handler = middy(async (event: unknown) => {
@@ -23,5 +26,9 @@ export const handler = middy(async (event: unknown) => {
   }
   const db = await deps.requireStateDb();
   const queue = await deps.queue();
-  return requeueDeliveries({ db, queue, ids: request.ids, allDead: request.allDead, logger });
-}).use(injectLambdaContext(powertools));
+  const result = await requeueDeliveries({ db, queue, ids: request.ids, allDead: request.allDead, logger });
+  metrics.record(requeueMetrics(result));
+  return result;
+})
+  .use(injectLambdaContext(powertools))
+  .use(metrics.middleware());

@@ -11,6 +11,8 @@ import { loadFunctionConfig } from './lib/config.ts';
 import { createFunctionDeps } from './lib/deps.ts';
 import { parseInvocation, pickClusters } from './lib/events.ts';
 import { createFunctionLogger } from './lib/logger.ts';
+import { watchdogMetrics } from './lib/metric-points.ts';
+import { createFunctionMetrics } from './lib/metrics.ts';
 
 const payloadSchema = z.strictObject({
   clusters: z.array(z.string()).optional(),
@@ -19,6 +21,7 @@ const payloadSchema = z.strictObject({
 });
 
 const { powertools, logger } = createFunctionLogger('watchdog');
+const metrics = createFunctionMetrics('watchdog', { logger });
 const deps = createFunctionDeps(loadFunctionConfig(), logger);
 
 export const handler = middy(async (event: unknown) => {
@@ -33,5 +36,8 @@ export const handler = middy(async (event: unknown) => {
     dryRun: request.dryRun,
     forceNotification: request.forceNotification,
   });
+  metrics.record(watchdogMetrics(result, { dryRun: request.dryRun }));
   return toWatchdogJson(result);
-}).use(injectLambdaContext(powertools));
+})
+  .use(injectLambdaContext(powertools))
+  .use(metrics.middleware());

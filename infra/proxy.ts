@@ -37,8 +37,11 @@ export function createProxy({ cluster, secrets }: { cluster: sst.aws.Cluster; se
       ],
     },
     link: [secrets.clusterUrls, secrets.proxyApiToken],
+    // ProxyApiToken reaches the task as PGWARDEN_PROXY_API_TOKEN (shared/config/linked.ts); the stack cannot
+    // deploy without it, because an API bound off loopback with no token refuses drain/undrain with 403.
     environment: {
-      // The load balancer's health checks come from the VPC, not loopback.
+      // The load balancer's health checks come from the VPC, not loopback: the reads are open to the VPC, the
+      // mutations need the token.
       PGWARDEN_PROXY_API_HOST: '0.0.0.0',
       PGWARDEN_LOG_FORMAT: 'json',
       PGWARDEN_STAGE: $app.stage,

@@ -18,8 +18,13 @@ export function createSecrets() {
     lokiUrl: new sst.Secret('LokiUrl', ''),
     /** Bearer token for Loki; empty for none. */
     lokiBearerToken: new sst.Secret('LokiBearerToken', ''),
-    /** Bearer token for the proxy API's drain/undrain; empty disables those calls. */
-    proxyApiToken: new sst.Secret('ProxyApiToken', ''),
+    /**
+     * Bearer token for the proxy API's mutations (`POST /nodes/{name}/drain|undrain` and any later one), at least 8
+     * characters. Required, with no default: the proxy's API listens on 0.0.0.0 (the load balancer's health checks
+     * come from the VPC), and a proxy without a token refuses every mutation with 403. Reads (health, topology,
+     * metrics) need no token. Set it with `npx sst secret set ProxyApiToken "$(openssl rand -base64 32)"`.
+     */
+    proxyApiToken: new sst.Secret('ProxyApiToken'),
     /**
      * A kubeconfig (YAML) for the topology function to write Endpoints/EndpointSlices with; empty when the
      * cluster has no Kubernetes side (the topology is still probed and alerted on).

@@ -4,16 +4,17 @@
  * an SQS-compatible queue per channel on loopback, every scheduled handler on its deployed schedule, the
  * senders fed as real SQS events, and the HA proxy on loopback. Ctrl-C stops all of it.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { schedulesFor } from '../../infra/schedules-config.ts';
-import type { Channel } from '../../shared/alerts/index.ts';
+import { type Channel, controlDbPool } from '../../shared/alerts/index.ts';
 import { type ClusterConfig, type Config, parseDuration } from '../../shared/config/index.ts';
 import { createCluster, migrate } from '../../shared/db/index.ts';
-import { MIGRATIONS } from '../../shared/delivery/index.ts';
+import { MIGRATIONS, NO_CHANNEL_WARNING } from '../../shared/delivery/index.ts';
 import { type EmbeddedCluster, freePort, reachableByPostgresUser, startEmbeddedCluster } from '../../shared/embedded/index.ts';
 import { createLineLogger } from '../../shared/log/index.ts';
 import type { ProxyService } from '../../shared/proxy/index.ts';
@@ -107,6 +108,9 @@ function exposeToFunctions(
   process.env.AWS_SECRET_ACCESS_KEY = LOCAL_SQS_CREDENTIALS.secretAccessKey;
   // Handlers log JSON through Powertools; the view says what matters, so they only speak up for warnings.
   if (config.log.level !== 'debug') process.env.PGWARDEN_LOG_LEVEL = 'warn';
+  // They also write CloudWatch metrics (EMF JSON lines) to stdout, which nothing collects here: off, unless the
+  // caller set POWERTOOLS_METRICS_DISABLED=false to see them (Powertools reads it when a handler loads).
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   delete process.env.PGWARDEN_URLS;
   delete process.env.PGWARDEN_CONFIG;
 }
@@ -187,7 +191,7 @@ async function runDev(options: DevOptions): Promise<number> {
     const stateDb = createCluster({
       primary: stateUrl,
       logger,
-      pool: { max: 4, applicationName: 'pgwarden-dev' },
+      pool: controlDbPool('pgwarden-dev'),
       healthCheck: { intervalMs: 0 },
     });
     cleanups.push(() => stateDb.close());
@@ -200,7 +204,8 @@ async function runDev(options: DevOptions): Promise<number> {
       const consoleSink = sink;
       cleanups.push(() => consoleSink.close());
       config = { ...config, slack: { webhookUrl: sink.url, timeout: 10_000 } };
-      view.info('no Slack or Loki configured: alerts go to a local Slack stand-in and are printed here');
+      // Once, at start, as a warning: these alerts reach nobody but this terminal (issue 13).
+      view.warn(`${NO_CHANNEL_WARNING} (here: a local Slack stand-in prints them)`);
     }
     const channels: Channel[] = [...(config.slack ? (['slack'] as const) : []), ...(config.loki ? (['loki'] as const) : [])];
     const queues = await startLocalQueues({ channels, maxReceiveCount: 5, visibilityTimeoutSeconds: 30 });
@@ -214,6 +219,9 @@ async function runDev(options: DevOptions): Promise<number> {
     for (const channel of channels) senders[channel] = (await load(`send-${channel}`)) as unknown as QueueHandler;
 
     let proxy: ProxyService | undefined;
+    // The API's mutations fail closed without a token: a local run gets a fresh one, kept in the owner-only
+    // dev.json rather than printed (a configured token is used as given and never copied there).
+    const generatedToken = config.proxy.apiToken ? undefined : randomBytes(24).toString('base64url');
     if (options.proxy) {
       const { startProxyFromConfig } = await import('../../shared/proxy/index.ts');
       const proxySettings = {
@@ -223,6 +231,7 @@ async function runDev(options: DevOptions): Promise<number> {
         rwPort: intFlag('rw-port', options.rwPort) ?? (await freePort()),
         roPort: intFlag('ro-port', options.roPort) ?? (await freePort()),
         apiPort: intFlag('api-port', options.apiPort) ?? (await freePort()),
+        apiToken: config.proxy.apiToken ?? generatedToken,
         lease: undefined,
         vip: undefined,
       };
@@ -230,7 +239,8 @@ async function runDev(options: DevOptions): Promise<number> {
       proxy = started;
       cleanups.push(() => started.stop());
       view.info(
-        `proxy: read-write 127.0.0.1:${started.ports.rw}, read-only 127.0.0.1:${started.ports.ro}, API http://127.0.0.1:${started.ports.api}/topology`,
+        `proxy: read-write 127.0.0.1:${started.ports.rw}, read-only 127.0.0.1:${started.ports.ro}, API http://127.0.0.1:${started.ports.api}/topology` +
+          (generatedToken ? ` (drain/undrain token: proxy.apiToken in ${path.join(dataDir, 'dev.json')})` : ''),
       );
     }
 
@@ -252,7 +262,7 @@ async function runDev(options: DevOptions): Promise<number> {
         pid: process.pid,
         stateUrl,
         clusters,
-        proxy: proxy ? proxy.ports : null,
+        proxy: proxy ? { ...proxy.ports, ...(generatedToken ? { apiToken: generatedToken } : {}) } : null,
         sinkUrl: sink?.url ?? null,
         queues: queues.queueUrls,
       }),

@@ -50,7 +50,7 @@ export function registerProxyCommand(program: Command): void {
     .option('--ro-port <port>', 'read-only listener (default 5433)')
     .option('--api-port <port>', 'HTTP API (default 8008)')
     .option('--api-host <host>', 'HTTP API bind address (default 127.0.0.1)')
-    .option('--api-token <token>', 'bearer token required by POST /nodes/{name}/drain|undrain (also PGWARDEN_PROXY_API_TOKEN)')
+    .option('--api-token <token>', 'bearer token for API mutations (drain/undrain); none: they answer 403 (also PGWARDEN_PROXY_API_TOKEN)')
     .option('--listen-host <host>', 'bind address of the RW/RO listeners (default 0.0.0.0)')
     .option('--check-interval <duration>', 'health check interval (default 1s; 100ms while the primary is in doubt)')
     .option('--check-timeout <duration>', 'health check timeout (default 1s)')

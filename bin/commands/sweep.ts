@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { deliveryChannels } from '../../shared/config/index.ts';
 import { openDeliveryQueue, sweepDeliveries } from '../../shared/delivery/index.ts';
 import {
   type CommonOptions,
@@ -33,7 +34,8 @@ export function registerSweepCommand(program: Command): void {
       const { config, logger, db } = openLedgerForCli(flags);
       const { queue, close } = openDeliveryQueue(config, { db, logger });
       try {
-        const result = await sweepDeliveries({ db, queue, logger, batchSize: batchSize === 0 ? undefined : batchSize });
+        const batch = batchSize === 0 ? undefined : batchSize;
+        const result = await sweepDeliveries({ db, queue, logger, batchSize: batch, channels: deliveryChannels(config) });
         if (flags.json) printJson(result);
         else {
           process.stdout.write(

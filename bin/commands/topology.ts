@@ -86,7 +86,13 @@ function describeResult(result: TopologyResult): string {
   const head =
     result.verdict === 'ok' && result.primary
       ? `${result.cluster}: ok, primary ${result.primary.node} ${result.primary.host}:${result.primary.port}`
-      : `${result.cluster}: ${result.verdict.toUpperCase()}${result.primaries.length > 0 ? ` (${result.primaries.map((p) => p.node).join(', ')})` : ''}, endpoints left unchanged`;
+      : `${result.cluster}: ${result.verdict.toUpperCase()}${result.primaries.length > 0 ? ` (${result.primaries.map((p) => p.node).join(', ')})` : ''}, ${
+          result.desired === null
+            ? 'endpoints left unchanged'
+            : result.primary
+              ? `read-write to ${result.primary.node} (newest timeline)`
+              : 'read-write endpoints emptied'
+        }`;
   lines.push(
     [
       head,

@@ -1,9 +1,11 @@
 /**
  * `pgwarden watchdog`: checks the connections of every node of the fleet once (or every `--interval`), sends
  * alerts through the lifecycle, prints one line per node (or, with `--json`, one JSON document on stdout).
- * Exit 0 when every node was checked, 1 when any could not be (or alerts could not be published), 2 bad usage.
+ * Exit 0 when every node was checked, 1 when any could not be or when the run has `problems` (the alert state or
+ * publishing failed; `--json` lists them), 2 bad usage.
  */
 import type { Command } from 'commander';
+import { createMemoryAlertStateStore } from '../../shared/alerts/index.ts';
 import type { ClusterConfig, Config, WatchdogSettings } from '../../shared/config/index.ts';
 import { watchdogSettingsFor } from '../../shared/config/index.ts';
 import type { Logger } from '../../shared/log/index.ts';
@@ -146,12 +148,16 @@ async function watchdog(flags: WatchdogFlags): Promise<number> {
   const logger = createCliLogger(config);
   const dryRun = flags.dryRun ?? false;
   const { publisher, stateDb, close } = await openAlerting(config, logger, dryRun);
+  // No control database, several rounds: keep the lifecycle in memory, so `for` and `repeatInterval` hold across
+  // rounds instead of every breach being sent every round (issue 13). One round needs no memory.
+  const alertStore = !stateDb && !dryRun && intervalMs !== undefined ? createMemoryAlertStateStore() : undefined;
 
   const round = async (): Promise<number> => {
     const result = await runWatchdog({
       clusters: config.clusters,
       settings: settingsResolver(config, flags),
       stateDb,
+      alertStore,
       publisher,
       logger: flags.json ? logger : reportLogger(logger),
       clock: () => new Date(),

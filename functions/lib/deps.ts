@@ -1,5 +1,5 @@
 import type { AlertPublisher } from '../../shared/alerts/index.ts';
-import { createLogPublisher } from '../../shared/alerts/index.ts';
+import { controlDbPool, createLogPublisher } from '../../shared/alerts/index.ts';
 import type { Config } from '../../shared/config/index.ts';
 import { type Cluster, createCluster, migrate } from '../../shared/db/index.ts';
 import { type AlertQueue, MIGRATIONS, openAlertPublisher, openDeliveryQueue } from '../../shared/delivery/index.ts';
@@ -30,7 +30,7 @@ export function createFunctionDeps(config: Config, logger: Logger): FunctionDeps
       const cluster = createCluster({
         primary: config.stateUrl,
         logger,
-        pool: { max: 4, applicationName: 'pgwarden-lambda' },
+        pool: controlDbPool('pgwarden-lambda'),
         healthCheck: { intervalMs: 0 },
       });
       await migrate(cluster, MIGRATIONS, 'up', { logger });

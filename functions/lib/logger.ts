@@ -1,6 +1,8 @@
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
+import type { FunctionName } from '../../shared/invoke/names.ts';
 import type { LogFields, Logger } from '../../shared/log/index.ts';
 import { redact } from '../../shared/redact/index.ts';
+import { serviceName } from './metric-names.ts';
 
 function redactFields(fields: LogFields | undefined): LogFields {
   if (!fields) return {};
@@ -22,9 +24,9 @@ export function adaptPowertools(logger: PowertoolsLogger): Logger {
 }
 
 /** One Powertools logger per function, at module scope (kept across warm invocations). */
-export function createFunctionLogger(serviceName: string): { powertools: PowertoolsLogger; logger: Logger } {
+export function createFunctionLogger(fn: FunctionName): { powertools: PowertoolsLogger; logger: Logger } {
   const powertools = new PowertoolsLogger({
-    serviceName: `pgwarden-${serviceName}`,
+    serviceName: serviceName(fn),
     logLevel: (process.env.PGWARDEN_LOG_LEVEL ?? 'INFO').toUpperCase() as 'INFO',
   });
   return { powertools, logger: adaptPowertools(powertools) };

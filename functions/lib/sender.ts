@@ -7,6 +7,8 @@ import { createNotifiers } from '../../shared/notifiers/index.ts';
 import { loadFunctionConfig } from './config.ts';
 import { createFunctionDeps } from './deps.ts';
 import { createFunctionLogger } from './logger.ts';
+import { deliveryMetrics } from './metric-points.ts';
+import { createFunctionMetrics } from './metrics.ts';
 
 /**
  * A queue consumer for one channel: each SQS record is one delivery, recorded in the ledger. Only records that
@@ -15,13 +17,14 @@ import { createFunctionLogger } from './logger.ts';
  */
 export function createSenderHandler(channel: Channel) {
   const { powertools, logger } = createFunctionLogger(`send-${channel}`);
+  const metrics = createFunctionMetrics(`send-${channel}`, { logger });
   const deps = createFunctionDeps(loadFunctionConfig(), logger);
   const notifiers = createNotifiers(deps.config, { logger });
   if (!notifiers[channel]) logger.warn(`no ${channel} configured: every ${channel} delivery will fail until it is`);
   return middy(async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const db = await deps.requireStateDb();
     const queue = await deps.queue();
-    const { batchItemFailures } = await processDeliveryBatch(event.Records, {
+    const { batchItemFailures, results } = await processDeliveryBatch(event.Records, {
       db,
       notifiers,
       channel,
@@ -29,6 +32,9 @@ export function createSenderHandler(channel: Channel) {
       logger,
       queue,
     });
+    metrics.record(deliveryMetrics(channel, results));
     return { batchItemFailures };
-  }).use(injectLambdaContext(powertools));
+  })
+    .use(injectLambdaContext(powertools))
+    .use(metrics.middleware());
 }

@@ -1,3 +1,4 @@
+import type { TxClient } from '../db/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { AlertEvent } from './event.ts';
 
@@ -7,6 +8,20 @@ import type { AlertEvent } from './event.ts';
  */
 export interface AlertPublisher {
   publish(events: readonly AlertEvent[]): Promise<PublishResult>;
+  /**
+   * `publish` in two halves, for a caller inside a control-database transaction (the alert lifecycle): `record`
+   * writes the deliveries on that transaction's own connection, so they commit or roll back with the new alert
+   * state and publishing never waits for a second connection while the caller holds one (issue 13); the
+   * `dispatch` it returns hands them to the queue and is called after COMMIT, outside the lock. Publishers with
+   * nothing to record (log, console, no ledger) leave it out and are called with `publish` instead.
+   */
+  record?(tx: TxClient, events: readonly AlertEvent[]): Promise<RecordedAlerts>;
+}
+
+/** Deliveries recorded inside a transaction, waiting for its COMMIT to be handed to the queue. */
+export interface RecordedAlerts {
+  /** Publishes what was recorded. Rejects when the queue refused some; the ledger still holds them. */
+  dispatch(): Promise<PublishResult>;
 }
 
 export interface PublishResult {

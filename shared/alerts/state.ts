@@ -210,8 +210,9 @@ export interface AlertStateStore {
   /**
    * Reads the states of the observed keys (locked), decides, hands the notifications to `deliver`, then writes
    * the new states and commits. If `deliver` throws, nothing is written, so the next check tries again.
+   * The database store passes `deliver` its transaction (`tx`), so what it records commits with the state.
    */
-  apply(input: ApplyLifecycleInput, deliver: (events: AlertEvent[]) => Promise<void>): Promise<AlertDecision[]>;
+  apply(input: ApplyLifecycleInput, deliver: (events: AlertEvent[], tx?: TxClient) => Promise<void>): Promise<AlertDecision[]>;
   /** Every stored state, optionally of one cluster, ordered by key. */
   list(filter?: { cluster?: string }): Promise<AlertState[]>;
 }
@@ -323,7 +324,8 @@ export function createAlertStateStore(db: Cluster, options: AlertStateStoreOptio
             [keys],
           );
           const states = new Map(rows.map((row) => [row.dedup_key, fromRow(row)]));
-          return decideDeliverSave(input, states, clock(), deliver, async (key, next) => {
+          const deliverHere = (events: AlertEvent[]) => deliver(events, tx);
+          return decideDeliverSave(input, states, clock(), deliverHere, async (key, next) => {
             if (next) await writeState(tx, next);
             else await tx.query('delete from pgwarden.alert_state where dedup_key = $1', [key]);
           });

@@ -1,3 +1,4 @@
+export { deliveryChannels } from './cross-checks.ts';
 export type { ConfigProblem } from './errors.ts';
 export { ConfigError } from './errors.ts';
 export { LINKED_SECRETS, loadLinkedConfig } from './linked.ts';

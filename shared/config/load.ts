@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { registerSecret } from '../redact/index.ts';
+import { crossFieldIssues } from './cross-checks.ts';
 import { ConfigError, type ConfigProblem } from './errors.ts';
 import {
   type ClusterConfig,
@@ -56,6 +57,10 @@ export const ENV_VARS: Record<string, { path: string[]; convert?: (value: string
   PGWARDEN_LOKI_BEARER_TOKEN: { path: ['loki', 'bearerToken'], doc: 'Loki bearer token' },
   PGWARDEN_LOKI_USERNAME: { path: ['loki', 'username'], doc: 'Loki basic-auth user' },
   PGWARDEN_LOKI_PASSWORD: { path: ['loki', 'password'], doc: 'Loki basic-auth password' },
+  PGWARDEN_LOKI_STRUCTURED_METADATA: {
+    path: ['loki', 'structuredMetadata'],
+    doc: 'auto (send, fall back when refused), on or off: structured metadata on Loki entries',
+  },
   PGWARDEN_QUEUE_URL: { path: ['queue', 'url'], doc: 'SQS alerts queue URL' },
   PGWARDEN_QUEUE_URL_SLACK: { path: ['queue', 'urls', 'slack'], doc: 'SQS queue of the Slack sender' },
   PGWARDEN_QUEUE_URL_LOKI: { path: ['queue', 'urls', 'loki'], doc: 'SQS queue of the Loki sender' },
@@ -77,7 +82,7 @@ export const ENV_VARS: Record<string, { path: string[]; convert?: (value: string
   PGWARDEN_MAX_LAG: { path: ['topology', 'maxLag'], doc: 'replicas lagging more leave the read-only endpoints' },
   PGWARDEN_KUBECONFIG: { path: ['topology', 'kubeconfig'], doc: 'kubeconfig file (else in-cluster or KUBECONFIG)' },
   PGWARDEN_KUBECONFIG_TEXT: { path: ['topology', 'kubeconfigText'], doc: 'a kubeconfig document itself (the Kubeconfig secret)' },
-  PGWARDEN_PROXY_API_TOKEN: { path: ['proxy', 'apiToken'], doc: 'bearer token for the proxy API drain/undrain' },
+  PGWARDEN_PROXY_API_TOKEN: { path: ['proxy', 'apiToken'], doc: 'bearer token for proxy API mutations; none: 403' },
   PGWARDEN_PROXY_API_HOST: { path: ['proxy', 'apiHost'], doc: 'address the proxy API binds (default 127.0.0.1)' },
   PGWARDEN_PROXY_API_PORT: { path: ['proxy', 'apiPort'], doc: 'proxy API port (default 8008)' },
   PGWARDEN_PROXY_RW_PORT: { path: ['proxy', 'rwPort'], doc: 'read-write listener port (default 5432)' },
@@ -208,7 +213,17 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   }
   const merged = mergeConfig(mergeConfig(fromFile, envToRaw(env)), (options.overrides ?? {}) as Json);
   const result = configSchema.safeParse(merged);
-  if (!result.success) throw new ConfigError(problemsOf(result.error, file ?? 'config'));
+  if (!result.success) {
+    // The schema's cross-field checks did not run (a field failed first): run them on the input, so every problem
+    // is listed at once.
+    const problems = problemsOf(result.error, file ?? 'config');
+    const seen = new Set(problems.map((problem) => `${problem.path}\n${problem.message}`));
+    for (const issue of crossFieldIssues(merged)) {
+      const problem = { path: formatPath(issue.path), message: issue.message, source: file ?? 'config' };
+      if (!seen.has(`${problem.path}\n${problem.message}`)) problems.push(problem);
+    }
+    throw new ConfigError(problems);
+  }
   registerConfigSecrets(result.data);
   return result.data;
 }

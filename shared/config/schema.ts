@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { crossFieldIssues } from './cross-checks.ts';
 import { parseBytes, parseDuration } from './units.ts';
 
 /** A duration written `30s` (or a number of ms), validated and turned into milliseconds. */
@@ -169,6 +170,12 @@ export const lokiSchema = z.strictObject({
   username: z.string().min(1).optional(),
   password: z.string().min(1).optional(),
   timeout: durationMs.default(10_000),
+  /**
+   * Structured metadata (event id, node, …) on each entry: `auto` sends it and, when the server refuses it
+   * (Loki < 3, or `allow_structured_metadata: false`), sends again without it and remembers; `on` always sends it
+   * (a refusal is then a permanent failure); `off` never does.
+   */
+  structuredMetadata: z.enum(['auto', 'on', 'off'], { error: 'must be auto, on or off' }).default('auto'),
 });
 
 export const queueSchema = z.strictObject({
@@ -191,6 +198,8 @@ export const proxySchema = z.strictObject({
   apiToken: z.string().min(8, 'an API token needs at least 8 characters').optional(),
   listenHost: z.string().default('0.0.0.0'),
   checkInterval: durationMs.default(1000),
+  /** The fast check on each replica's kept connection that notices a promotion between full checks; 0 turns it off. */
+  promotionCheckInterval: durationMs.default(100),
   checkTimeout: durationMs.default(1000),
   connectTimeout: durationMs.default(3000),
   maxLag: sizeBytes.default(16 * 1024 * 1024),
@@ -246,19 +255,8 @@ export const configSchema = z
       .default({ level: 'info', format: 'logfmt' }),
   })
   .superRefine((config, ctx) => {
-    const clusterNames = new Set<string>();
+    for (const issue of crossFieldIssues(config)) ctx.addIssue({ code: 'custom', ...issue });
     config.clusters.forEach((cluster, i) => {
-      if (clusterNames.has(cluster.name)) {
-        ctx.addIssue({ code: 'custom', path: ['clusters', i, 'name'], message: `duplicate cluster name "${cluster.name}"` });
-      }
-      clusterNames.add(cluster.name);
-      const nodeNames = new Set<string>();
-      cluster.nodes.forEach((node, j) => {
-        if (nodeNames.has(node.name)) {
-          ctx.addIssue({ code: 'custom', path: ['clusters', i, 'nodes', j, 'name'], message: `duplicate node name "${node.name}"` });
-        }
-        nodeNames.add(node.name);
-      });
       const stale = cluster.watchdog?.thresholds?.stale ?? config.watchdog.thresholds.stale;
       const staleAge = cluster.watchdog?.staleAge ?? config.watchdog.staleAge;
       if (stale > 0 && staleAge === undefined) {

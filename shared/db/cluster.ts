@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Logger } from '../log/index.ts';
 import { silentLogger } from '../log/index.ts';
+import { choosePrimary, describeClaims, observeNode, type PrimaryVerdict, type RoleObservation, writeTarget } from '../nodes/index.ts';
 import { describeError, registerSecret } from '../redact/index.ts';
 import { withConnection } from './connection.ts';
 import {
@@ -33,6 +34,8 @@ interface NodeHandle {
   pool: pg.Pool;
   /** Fixed by configuration, or learnt from pg_is_in_recovery() in discovery mode. */
   role: NodeRole;
+  /** The timeline the last health check read (discovery mode orders two primaries by it); null until known. */
+  timeline: number | null;
   healthy: boolean;
   consecutiveFailures: number;
   lastError?: string;
@@ -58,8 +61,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /**
  * A client for one PostgreSQL cluster: writes to the primary, reads round-robin over healthy replicas with
  * fallback to the primary, retries retryable failures with full-jitter backoff, and a background health
- * checker. With `nodes` instead of `primary`/`replicas`, roles are discovered with `pg_is_in_recovery()` and a
- * promotion is followed without a restart.
+ * checker. With `nodes` instead of `primary`/`replicas`, roles and timelines are discovered, a promotion is followed
+ * without a restart, and two primaries are settled by shared/nodes' rule (newer timeline, else no writes).
  *
  * @example
  * const db = createCluster({ primary: process.env.PRIMARY_URL, replicas: [process.env.REPLICA_URL] });
@@ -105,7 +108,7 @@ export function createCluster(options: ClusterOptions): Cluster {
       application_name: poolOptions.applicationName ?? 'pgwarden',
       keepAlive: true,
     });
-    const node: NodeHandle = { name, address, url, pool, role, healthy: true, consecutiveFailures: 0 };
+    const node: NodeHandle = { name, address, url, pool, role, timeline: null, healthy: true, consecutiveFailures: 0 };
     // An idle client's socket can die (server restart); pg emits it on the pool. Unhandled it would crash.
     pool.on('error', (error) => {
       logger.warn('idle connection lost', { node: name, error: describeError(error) });
@@ -154,15 +157,16 @@ export function createCluster(options: ClusterOptions): Cluster {
   /** One health check: a fresh connection (not the pool's) so a wedged pool cannot hide a healthy server. */
   const checkNode = async (node: NodeHandle): Promise<void> => {
     try {
-      const recovery = await withConnection(
+      const { recovery, timeline } = await withConnection(
         node.url,
         {
           connectTimeoutMs: health.timeoutMs,
           queryTimeoutMs: health.timeoutMs,
           applicationName: `${poolOptions.applicationName ?? 'pgwarden'}-health`,
         },
-        async (client) => (await client.query<{ recovery: boolean }>('select pg_is_in_recovery() as recovery')).rows[0]?.recovery,
+        observeNode,
       );
+      node.timeline = timeline;
       if (discovery) setRole(node, recovery ? 'replica' : 'primary');
       setHealth(node, true);
     } catch (error) {
@@ -173,15 +177,22 @@ export function createCluster(options: ClusterOptions): Cluster {
   const checkHealth = async (): Promise<void> => {
     if (closed) return;
     await Promise.all(nodes.map(checkNode));
-    if (discovery) {
-      const primaries = nodes.filter((n) => n.role === 'primary' && n.healthy);
-      if (primaries.length > 1) {
-        logger.error('more than one node claims to be primary; writes are refused until one remains', {
-          primaries: primaries.map((n) => n.name).join(','),
-        });
-      }
+    if (!discovery) return;
+    const verdict = whoIsPrimary();
+    if (verdict.kind === 'ambiguous' || verdict.kind === 'superseded') {
+      const claims = verdict.kind === 'ambiguous' ? verdict.candidates : [verdict.primary, ...verdict.superseded];
+      logger.error(
+        verdict.kind === 'ambiguous'
+          ? 'more than one node claims to be primary and their timelines do not order them; writes are refused'
+          : `more than one node claims to be primary; writes go to ${verdict.primary.name}, on the newest timeline`,
+        { primaries: describeClaims(claims) },
+      );
     }
   };
+
+  /** Discovery mode's answer, from the one rule (shared/nodes): a superseded primary never takes writes. */
+  const whoIsPrimary = (): PrimaryVerdict<RoleObservation & { handle: NodeHandle }> =>
+    choosePrimary(nodes.map((n) => ({ handle: n, name: n.name, writable: n.healthy && n.role === 'primary', timeline: n.timeline })));
 
   const rediscover = (): Promise<void> => {
     discovering ??= checkHealth().finally(() => {
@@ -205,23 +216,18 @@ export function createCluster(options: ClusterOptions): Cluster {
 
   const primaryNode = async (): Promise<NodeHandle> => {
     if (!discovery) return nodes[0] as NodeHandle;
-    const pick = () => {
-      const primaries = nodes.filter((n) => n.role === 'primary' && n.healthy);
-      return primaries.length === 1 ? primaries[0] : undefined;
-    };
-    let found = pick();
-    if (!found) {
+    let verdict = whoIsPrimary();
+    if (verdict.kind !== 'single' && verdict.kind !== 'superseded') {
       await rediscover();
-      found = pick();
+      verdict = whoIsPrimary();
     }
-    if (!found) {
-      const claimed = nodes.filter((n) => n.role === 'primary' && n.healthy).map((n) => n.name);
-      throw new NoHealthyNodeError(
-        claimed.length > 1 ? `more than one node claims to be primary (${claimed.join(', ')}); refusing to write` : 'no node is primary',
-        { nodes: nodes.map((n) => n.name) },
-      );
-    }
-    return found;
+    if (verdict.kind === 'single' || verdict.kind === 'superseded') return verdict.primary.handle;
+    throw new NoHealthyNodeError(
+      verdict.kind === 'ambiguous'
+        ? `more than one node claims to be primary (${verdict.candidates.map((n) => n.name).join(', ')}) and their timelines do not tell which is newest; refusing to write`
+        : 'no node is primary',
+      { nodes: nodes.map((n) => n.name) },
+    );
   };
 
   const replicaCandidates = (): NodeHandle[] => nodes.filter((n) => n.role === 'replica' && n.healthy);
@@ -381,8 +387,7 @@ export function createCluster(options: ClusterOptions): Cluster {
     },
     primaryName() {
       if (!discovery) return nodes[0]?.name;
-      const primaries = nodes.filter((n) => n.role === 'primary' && n.healthy);
-      return primaries.length === 1 ? primaries[0]?.name : undefined;
+      return writeTarget(whoIsPrimary())?.name;
     },
     async close() {
       if (closed) return;

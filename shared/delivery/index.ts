@@ -1,10 +1,12 @@
 export { DeliveryError, DeliveryLedgerMissingError, DeliveryQueueError, DeliveryUsageError } from './errors.ts';
-export type { DeliverySummary, ListDeliveriesOptions } from './inspect.ts';
-export { countDeliveriesByStatus, listDeliveries } from './inspect.ts';
+export type { DeliveryDetail, DeliverySummary, ListDeliveriesOptions } from './inspect.ts';
+export { countDeliveriesByStatus, getDelivery, listDeliveries } from './inspect.ts';
+export type { AttemptOutcome, DeliveryAttempt } from './ledger-attempts.ts';
+export { ATTEMPT_OUTCOMES } from './ledger-attempts.ts';
 export type { DeliveryStatus } from './migrations.ts';
-export { DELIVERY_STATUSES, deliveriesMigration, MIGRATIONS } from './migrations.ts';
+export { DELIVERY_STATUSES, deliveriesMigration, deliveryAttemptsMigration, MIGRATIONS } from './migrations.ts';
 export type { AlertDeliveryOptions, OpenDeliveryOptions, PublisherMode } from './publisher.ts';
-export { createAlertDelivery, openAlertPublisher, openControlDb, openDeliveryQueue } from './publisher.ts';
+export { createAlertDelivery, NO_CHANNEL_WARNING, openAlertPublisher, openControlDb, openDeliveryQueue } from './publisher.ts';
 export type { AlertQueue } from './queue.ts';
 export { createDirectQueue } from './queue.ts';
 export type { RequeueOptions, RequeueResult } from './requeue.ts';

@@ -1,6 +1,7 @@
 import type { Cluster } from '../db/types.ts';
 import { DeliveryUsageError } from './errors.ts';
-import { type LedgerRow, ledgerQuery } from './ledger.ts';
+import { findDelivery, isDeliveryId, type LedgerRow, ledgerQuery } from './ledger.ts';
+import { type DeliveryAttempt, listAttempts } from './ledger-attempts.ts';
 import { DELIVERY_STATUSES, type DeliveryStatus } from './migrations.ts';
 
 /** One ledger row as an operator reads it (`pgwarden deliveries`). */
@@ -46,7 +47,31 @@ export async function listDeliveries(options: ListDeliveriesOptions): Promise<De
       limit $2`,
     [options.status ?? null, limit],
   );
-  return rows.map((row) => ({
+  return rows.map(toSummary);
+}
+
+/** One delivery with every attempt made at it, oldest first (`pgwarden deliveries --id`). */
+export interface DeliveryDetail extends DeliverySummary {
+  attempts: DeliveryAttempt[];
+}
+
+/**
+ * One delivery and its attempt history, or `undefined` when there is no such delivery. Throws
+ * `DeliveryUsageError` for an id that is not a UUID.
+ *
+ * @example const detail = await getDelivery({ db, id }); // detail?.attempts[0] → { attempt: 1, outcome: 'failed', … }
+ */
+export async function getDelivery(options: { db: Cluster; id: string }): Promise<DeliveryDetail | undefined> {
+  const id = options.id.trim().toLowerCase();
+  if (!isDeliveryId(id))
+    throw new DeliveryUsageError('id', `"${options.id}" is not a delivery id (a UUID, as \`pgwarden deliveries\` lists)`);
+  const row = await findDelivery(options.db, id);
+  if (!row) return undefined;
+  return { ...toSummary(row), attempts: await listAttempts(options.db, id) };
+}
+
+function toSummary(row: Omit<LedgerRow, 'event'>): DeliverySummary {
+  return {
     id: row.id,
     eventId: row.event_id,
     channel: row.channel,
@@ -59,7 +84,7 @@ export async function listDeliveries(options: ListDeliveriesOptions): Promise<De
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
     sentAt: row.sent_at ? row.sent_at.toISOString() : null,
-  }));
+  };
 }
 
 /** How many deliveries are in each status (every status present, 0 when none): for metrics and the CLI summary. */

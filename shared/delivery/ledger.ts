@@ -32,6 +32,13 @@ export interface LedgerRow {
   sent_at: Date | null;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether `text` can be a delivery id (a UUID): checked before it reaches a `::uuid` cast, which would throw. */
+export function isDeliveryId(text: string): boolean {
+  return UUID.test(text);
+}
+
 /** Runs `query`, turning "relation does not exist" into an error that says to run the migrations. */
 export async function ledgerQuery<R extends QueryResultRow>(db: Queryable, sql: string, params?: unknown[]): Promise<QueryResult<R>> {
   try {
@@ -136,4 +143,67 @@ export async function publishRecorded(
     const returned = await returnUnpublished(db, failed, `not queued: ${describeError(error)}`, clock());
     return { failed, returned, error };
   }
+}
+
+/** The part of a row the sender decides on. */
+export type LockedDelivery = Pick<LedgerRow, 'id' | 'status' | 'retry_count'>;
+
+/**
+ * Locks the given rows for the rest of the transaction, in id order (a fixed order, so two chunks cannot deadlock),
+ * and returns them by id. An id with no row is absent from the map.
+ */
+export async function lockDeliveries(tx: Queryable, ids: readonly string[]): Promise<Map<string, LockedDelivery>> {
+  const { rows } = await ledgerQuery<LockedDelivery>(
+    tx,
+    'select id, status, retry_count from pgwarden.deliveries where id = any($1::uuid[]) order by id for update',
+    [ids],
+  );
+  return new Map(rows.map((row) => [row.id, row]));
+}
+
+/** A row `requeueRows` made pending, with the status it had. */
+export type RequeuedRow = Pick<LedgerRow, 'id' | 'channel' | 'event'> & { previous_status: 'dead' | 'failed' };
+
+/**
+ * Makes the given `dead` or `failed` rows (and every `dead` one with `allDead`) `pending` with a fresh retry
+ * budget. `last_error` is cleared: a pending row has no error yet, and the attempt history keeps the old ones.
+ */
+export async function requeueRows(tx: Queryable, ids: readonly string[], allDead: boolean, now: Date): Promise<RequeuedRow[]> {
+  const { rows } = await ledgerQuery<RequeuedRow>(
+    tx,
+    `with target as (
+       select id, status from pgwarden.deliveries
+        where status in ('dead', 'failed') and (id = any($1::uuid[]) or ($2 and status = 'dead'))
+        order by created_at
+        for update)
+     update pgwarden.deliveries d
+        set status = 'pending', retry_count = 0, next_retry_at = null, last_error = null, updated_at = $3
+       from target
+      where d.id = target.id
+     returning d.id, d.channel, d.event, target.status as previous_status`,
+    [ids, allDead, now],
+  );
+  return rows;
+}
+
+/** The status of each given id that has a row. */
+export async function deliveryStatuses(db: Queryable, ids: readonly string[]): Promise<Map<string, DeliveryStatus>> {
+  if (ids.length === 0) return new Map();
+  const { rows } = await ledgerQuery<{ id: string; status: DeliveryStatus }>(
+    db,
+    'select id, status from pgwarden.deliveries where id = any($1::uuid[])',
+    [ids],
+  );
+  return new Map(rows.map((row) => [row.id, row.status]));
+}
+
+/** One row by id, without its event (`pgwarden deliveries --id`), or undefined. */
+export async function findDelivery(db: Queryable, id: string): Promise<Omit<LedgerRow, 'event'> | undefined> {
+  const { rows } = await ledgerQuery<Omit<LedgerRow, 'event'>>(
+    db,
+    `select id, event_id, channel, status, retry_count, next_retry_at, last_error, rule, cluster, created_at, updated_at, sent_at
+       from pgwarden.deliveries where id = $1`,
+    [id],
+  );
+  return rows[0];
 }

@@ -41,5 +41,31 @@ drop table if exists pgwarden.deliveries;
 `,
 };
 
-/** Every migration of the control database, in version order: alert state (v1), delivery ledger (v2). */
-export const MIGRATIONS: Migration[] = [alertStateMigration, deliveriesMigration];
+/**
+ * Version 3: the attempt history. One row per send attempt of a delivery, numbered 1, 2, … over its whole life
+ * (a requeue resets `retry_count`, not the history); deleting a delivery deletes its attempts. `error` holds the
+ * retry policy's redacted, bounded text. Both directions are re-runnable.
+ */
+export const deliveryAttemptsMigration: Migration = {
+  version: 3,
+  name: 'delivery_attempts',
+  up: `
+create table if not exists pgwarden.delivery_attempts (
+  delivery_id uuid not null references pgwarden.deliveries (id) on delete cascade,
+  attempt integer not null,
+  at timestamptz not null,
+  outcome text not null,
+  error text,
+  http_status integer,
+  constraint delivery_attempts_pkey primary key (delivery_id, attempt),
+  constraint delivery_attempts_attempt_check check (attempt >= 1),
+  constraint delivery_attempts_outcome_check check (outcome in ('sent', 'failed', 'rate_limited', 'dead'))
+);
+`,
+  down: `
+drop table if exists pgwarden.delivery_attempts;
+`,
+};
+
+/** Every migration of the control database, in version order: alert state (v1), delivery ledger (v2), attempts (v3). */
+export const MIGRATIONS: Migration[] = [alertStateMigration, deliveriesMigration, deliveryAttemptsMigration];

@@ -1,10 +1,20 @@
-import { type AlertEvent, type AlertPublisher, CHANNELS, type Channel, createLogPublisher } from '../alerts/index.ts';
+import {
+  type AlertEvent,
+  type AlertPublisher,
+  CHANNELS,
+  type Channel,
+  controlDbPool,
+  createLogPublisher,
+  type DeliveryMessage,
+  type PublishResult,
+} from '../alerts/index.ts';
 import type { Config } from '../config/index.ts';
 import { createCluster } from '../db/index.ts';
 import type { Cluster } from '../db/types.ts';
 import { type Logger, silentLogger } from '../log/index.ts';
 import { createConsoleNotifier, createNotifiers, type FetchFn, type Notifier } from '../notifiers/index.ts';
 import { describeError } from '../redact/index.ts';
+import { createDispatchBatcher } from './dispatch-batcher.ts';
 import { DeliveryQueueError, DeliveryUsageError } from './errors.ts';
 import { insertPendingDeliveries, publishRecorded } from './ledger.ts';
 import { type AlertQueue, createDirectQueue } from './queue.ts';
@@ -27,6 +37,8 @@ export interface AlertDeliveryOptions {
  * recorded is skipped, so publishing twice delivers once), then the new rows are published to the queue.
  * When the queue refuses some, those rows are put back to `failed`, due now, so the sweeper publishes them again,
  * and `publish` rejects with a `DeliveryQueueError` that says so: nothing is lost, and the caller knows.
+ * `record` is the first half on a caller's transaction (the alert lifecycle's), `dispatch` the second after its
+ * COMMIT: the rows are saved with the alert state, and the queue is never called while the lock is held.
  *
  * @example
  * const publisher = createAlertDelivery({ db, queue: createSqsQueue({ queueUrl }), notifiers: createNotifiers(config) });
@@ -42,25 +54,37 @@ export function createAlertDelivery(options: AlertDeliveryOptions): AlertPublish
   const queue =
     options.queue === 'direct' ? createDirectQueue({ db: options.db, notifiers: options.notifiers, logger, clock }) : options.queue;
 
+  // Concurrent hand-offs (a fleet's clusters committing one after the other) share queue calls.
+  const handOver = createDispatchBatcher((batch) => publishRecorded(options.db, queue, batch, clock));
+  /** Hands recorded rows to the queue (on the pool: the caller's transaction, if any, has committed). */
+  const dispatch = async (messages: readonly DeliveryMessage[], events: number): Promise<PublishResult> => {
+    const unpublished = await handOver(messages);
+    if (unpublished) {
+      const { failed, returned, error } = unpublished;
+      logger.error('deliveries could not be queued; the sweeper will publish them again', {
+        deliveries: returned,
+        error: `not queued: ${describeError(error)}`,
+      });
+      throw new DeliveryQueueError(
+        `${failed.length} of ${messages.length} deliveries were not queued; they are recorded as failed and the sweeper will publish them again: ${describeError(error)}`,
+        failed,
+        { cause: error },
+      );
+    }
+    logger.debug('alerts published', { events, deliveries: messages.length });
+    return { published: events, deliveries: messages.length };
+  };
+
   return {
     async publish(events) {
       if (events.length === 0) return { published: 0, deliveries: 0 };
-      const messages = await insertPendingDeliveries(options.db, events, channels, clock());
-      const unpublished = await publishRecorded(options.db, queue, messages, clock);
-      if (unpublished) {
-        const { failed, returned, error } = unpublished;
-        logger.error('deliveries could not be queued; the sweeper will publish them again', {
-          deliveries: returned,
-          error: `not queued: ${describeError(error)}`,
-        });
-        throw new DeliveryQueueError(
-          `${failed.length} of ${messages.length} deliveries were not queued; they are recorded as failed and the sweeper will publish them again: ${describeError(error)}`,
-          failed,
-          { cause: error },
-        );
-      }
-      logger.debug('alerts published', { events: events.length, deliveries: messages.length });
-      return { published: events.length, deliveries: messages.length };
+      return dispatch(await insertPendingDeliveries(options.db, events, channels, clock()), events.length);
+    },
+    async record(tx, events) {
+      const messages = events.length === 0 ? [] : await insertPendingDeliveries(tx, events, channels, clock());
+      return {
+        dispatch: () => (messages.length === 0 ? Promise.resolve({ published: 0, deliveries: 0 }) : dispatch(messages, events.length)),
+      };
     },
   };
 }
@@ -111,6 +135,10 @@ export interface OpenDeliveryOptions {
   db?: Cluster;
 }
 
+/** The warning a process gives at start when its alerts reach nobody but its own console. */
+export const NO_CHANNEL_WARNING =
+  'no alert channel configured (no Slack webhook, no Loki URL): alerts are only printed on this console and reach nobody else; set PGWARDEN_SLACK_WEBHOOK_URL or PGWARDEN_LOKI_URL (or --slack-webhook / --loki-url)';
+
 export type PublisherMode = 'dry-run' | 'console' | 'unrecorded' | 'direct' | 'queue';
 
 /** Opens the control database of a config (one primary, no background health checks). */
@@ -121,7 +149,7 @@ export function openControlDb(config: Pick<Config, 'stateUrl'>, logger: Logger =
   return createCluster({
     primary: config.stateUrl,
     logger,
-    pool: { max: 10, applicationName: 'pgwarden-delivery' },
+    pool: controlDbPool('pgwarden-delivery'),
     healthCheck: { intervalMs: 0 },
   });
 }
@@ -175,7 +203,9 @@ export async function openAlertPublisher(
   // A deployed publisher (watchdog, topology) holds no sender credentials: `channels` names where alerts go.
   const channels = config.channels ?? CHANNELS.filter((channel) => notifiers[channel] !== undefined);
   if (channels.length === 0) {
-    logger.info('no Slack or Loki configured: alerts are printed, not delivered');
+    // Said once, when the publisher is opened (command start, cold start), and loudly: nobody but this console
+    // hears these alerts (issue 13).
+    logger.warn(NO_CHANNEL_WARNING);
     const write = options.consoleWrite ?? ((line: string) => process.stderr.write(`${line}\n`));
     return { publisher: createUnrecordedPublisher({ slack: createConsoleNotifier(write) }, logger), mode: 'console', close: none };
   }

@@ -14,8 +14,8 @@ export interface AlertQueue {
 /**
  * The queue for runs without one (no `queue.url`): each publish hands the deliveries straight to the sender use
  * case in this process, so they still go through the ledger (locks, outcomes, retries by the sweeper).
- * Send failures are recorded in the ledger like any other; only records the sender could not take (no notifier
- * for the channel, ledger unreachable) make `publish` reject.
+ * Send failures (a channel with no notifier among them) are recorded in the ledger like any other; only records
+ * the sender could not take (malformed, ledger unreachable) make `publish` reject.
  */
 export function createDirectQueue(deps: Omit<SenderDeps, 'channel' | 'queue'>): AlertQueue {
   return {

@@ -2,7 +2,7 @@ import type { Cluster } from '../db/types.ts';
 import { type Logger, silentLogger } from '../log/index.ts';
 import { describeError } from '../redact/index.ts';
 import { DeliveryUsageError } from './errors.ts';
-import { type LedgerRow, ledgerQuery, publishRecorded, toDeliveryMessage } from './ledger.ts';
+import { deliveryStatuses, isDeliveryId, publishRecorded, requeueRows, toDeliveryMessage } from './ledger.ts';
 import type { DeliveryStatus } from './migrations.ts';
 import type { AlertQueue } from './queue.ts';
 
@@ -26,12 +26,11 @@ export interface RequeueResult {
   unpublished: string[];
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * An operator's second chance for deliveries: the given ids (or every `dead` one) that are `dead` or `failed`
- * become `pending` with `retry_count = 0` and are published at once. Any other id (`sent`, `pending`, unknown) is
- * reported as not requeued and left untouched — requeueing a sent alert would send it twice.
+ * become `pending` with `retry_count = 0` and no `last_error` (their attempt history stays) and are published at
+ * once. Any other id (`sent`, `pending`, unknown) is reported as not requeued and left untouched — requeueing a
+ * sent alert would send it twice.
  *
  * @example await requeueDeliveries({ db, queue, allDead: true })
  */
@@ -43,38 +42,20 @@ export async function requeueDeliveries(options: RequeueOptions): Promise<Requeu
   const logger = options.logger ?? silentLogger;
   const clock = options.clock ?? (() => new Date());
   const now = clock();
-  const valid = ids.filter((id) => UUID.test(id));
+  const valid = ids.filter((id) => isDeliveryId(id));
 
-  const { requeued, rows } = await options.db.runTx(async (tx) => {
-    const updated = await ledgerQuery<Pick<LedgerRow, 'id' | 'channel' | 'event'> & { previous_status: 'dead' | 'failed' }>(
-      tx,
-      `with target as (
-         select id, status from pgwarden.deliveries
-          where status in ('dead', 'failed') and (id = any($1::uuid[]) or ($2 and status = 'dead'))
-          order by created_at
-          for update)
-       update pgwarden.deliveries d
-          set status = 'pending', retry_count = 0, next_retry_at = null, updated_at = $3
-         from target
-        where d.id = target.id
-       returning d.id, d.channel, d.event, target.status as previous_status`,
-      [valid, options.allDead === true, now],
-    );
-    const done = new Set(updated.rows.map((row) => row.id));
-    const others = valid.filter((id) => !done.has(id));
-    const existing =
-      others.length > 0
-        ? (
-            await tx.query<{ id: string; status: DeliveryStatus }>(
-              'select id, status from pgwarden.deliveries where id = any($1::uuid[])',
-              [others],
-            )
-          ).rows
-        : [];
-    return { requeued: updated.rows, rows: existing };
+  const { requeued, found } = await options.db.runTx(async (tx) => {
+    const updated = await requeueRows(tx, valid, options.allDead === true, now);
+    const done = new Set(updated.map((row) => row.id));
+    return {
+      requeued: updated,
+      found: await deliveryStatuses(
+        tx,
+        valid.filter((id) => !done.has(id)),
+      ),
+    };
   });
 
-  const found = new Map(rows.map((row) => [row.id, row.status]));
   const done = new Set(requeued.map((row) => row.id));
   const result: RequeueResult = {
     requeued: requeued.map((row) => ({ id: row.id, channel: row.channel, previousStatus: row.previous_status })),

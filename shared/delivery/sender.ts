@@ -1,12 +1,14 @@
-import { type AlertEvent, CHANNELS, type Channel, createAlertEvent, type DeliveryMessage, deliveryMessageSchema } from '../alerts/index.ts';
-import type { Cluster, TxClient } from '../db/types.ts';
+import { type AlertEvent, CHANNELS, type Channel, type DeliveryMessage, deliveryMessageSchema } from '../alerts/index.ts';
+import type { Cluster } from '../db/types.ts';
 import { type Logger, silentLogger } from '../log/index.ts';
 import type { Notifier, SendOutcome } from '../notifiers/index.ts';
 import { describeError, redact } from '../redact/index.ts';
+import { noSenderFailure, planAttempt } from './attempt-plan.ts';
 import { DeliveryQueueError } from './errors.ts';
-import { insertDeliveries, insertPendingDeliveries, type LedgerRow, ledgerQuery } from './ledger.ts';
+import { insertDeliveries, type LockedDelivery, lockDeliveries } from './ledger.ts';
+import { type AttemptUpdate, recordAttempts } from './ledger-attempts.ts';
 import type { AlertQueue } from './queue.ts';
-import { planFailure } from './retry-policy.ts';
+import { raiseDeliveryDead } from './raise-dead.ts';
 
 /** One queue record as the sender sees it (what an SQS event's `Records[i]` carries). */
 export interface DeliveryRecord {
@@ -27,7 +29,7 @@ export type DeliveryOutcome =
   | 'already_dead'
   /** Another delivery id owns this (event, channel), or the message appears twice in one batch: acknowledged, sent once. */
   | 'duplicate'
-  /** Malformed or for the wrong channel: a batch item failure, so SQS moves it to the DLQ. */
+  /** Malformed or for another channel's sender: a batch item failure, so SQS moves it to the DLQ. */
   | 'rejected'
   /** The ledger could not be read or written: a batch item failure, so SQS redelivers it. */
   | 'error';
@@ -83,9 +85,11 @@ export interface SenderDeps {
  * Delivers one batch of queue records: each valid message is sent through its channel's notifier and the outcome
  * recorded on its ledger row (`sent`, `failed` with the next retry, or `dead`).
  *
- * Only records that SQS must act on are batch item failures: malformed bodies and messages for an unknown or
- * wrong channel (SQS redrives them to the DLQ after `maxReceiveCount`), and records whose ledger row could not be
- * read or written. A *send* failure is not one: it is recorded in the ledger, whose retry policy and sweeper own
+ * Only records that SQS must act on are batch item failures: malformed bodies and messages for another channel's
+ * sender (SQS redrives them to the DLQ after `maxReceiveCount`), and records whose ledger row could not be read or
+ * written. A message whose channel has no notifier here is an attempt that failed ("no sender is configured for
+ * channel loki"), counted by the retry policy like any other, so the row goes dead after its attempts instead of
+ * coming back forever. A *send* failure is not one: it is recorded in the ledger, whose retry policy and sweeper own
  * the retries (exponential backoff, Retry-After, the 5-attempt limit). Failing the record as well would make SQS
  * redeliver it on its visibility timeout, outside that policy, and dead-letter a row the ledger still retries.
  *
@@ -145,7 +149,8 @@ interface Accepted {
   index: number;
   record: DeliveryRecord;
   message: DeliveryMessage;
-  notifier: Notifier;
+  /** Absent when no sender is configured for the channel: the attempt fails without a request. */
+  notifier?: Notifier;
 }
 
 function parseRecord(record: DeliveryRecord): { message: DeliveryMessage } | { error: string } {
@@ -163,11 +168,11 @@ function parseRecord(record: DeliveryRecord): { message: DeliveryMessage } | { e
   return { message: parsed.data };
 }
 
-/** Parses a record and finds its notifier, or says why SQS should dead-letter it. */
+/** Parses a record and finds its notifier (if any), or says why SQS should dead-letter it. */
 function checkRecord(
   record: DeliveryRecord,
   deps: SenderDeps,
-): { record: DeliveryRecord; message: DeliveryMessage; notifier: Notifier } | { rejected: DeliveryResult } {
+): { record: DeliveryRecord; message: DeliveryMessage; notifier?: Notifier } | { rejected: DeliveryResult } {
   const parsed = parseRecord(record);
   if ('error' in parsed) return { rejected: { messageId: record.messageId, outcome: 'rejected', error: redact(parsed.error) } };
   const { message } = parsed;
@@ -177,12 +182,11 @@ function checkRecord(
       rejected: { ...base, outcome: 'rejected', error: `message for channel ${message.channel} reached the ${deps.channel} sender` },
     };
   }
-  const notifier = deps.notifiers[message.channel];
-  if (!notifier) return { rejected: { ...base, outcome: 'rejected', error: `no ${message.channel} notifier is configured` } };
-  return { record, message, notifier };
+  return { record, message, notifier: deps.notifiers[message.channel] };
 }
 
-async function safeSend(notifier: Notifier, event: AlertEvent): Promise<SendOutcome> {
+async function safeSend(notifier: Notifier | undefined, channel: Channel, event: AlertEvent): Promise<SendOutcome> {
+  if (!notifier) return noSenderFailure(channel);
   try {
     return await notifier.send(event);
   } catch (error) {
@@ -210,17 +214,6 @@ function createLimiter(max: number): Limiter {
   };
 }
 
-type RowState = Pick<LedgerRow, 'id' | 'status' | 'retry_count'>;
-
-async function lockRows(tx: TxClient, ids: readonly string[]): Promise<Map<string, RowState>> {
-  const { rows } = await ledgerQuery<RowState>(
-    tx,
-    'select id, status, retry_count from pgwarden.deliveries where id = any($1::uuid[]) order by id for update',
-    [ids],
-  );
-  return new Map(rows.map((row) => [row.id, row]));
-}
-
 /**
  * Sends one chunk inside one ledger transaction: lock the rows, send the ones still to send (concurrently), record
  * every outcome with one update. The transaction is never replayed (its body sent notifications); if it fails,
@@ -237,7 +230,7 @@ async function deliverChunk(chunk: readonly Accepted[], deps: SenderDeps, limit:
     return await deps.db.runTx(
       async (tx) => {
         const ids = [...new Set(chunk.map((item) => item.message.deliveryId))];
-        const rows = await lockRows(tx, ids);
+        const rows = await lockDeliveries(tx, ids);
         const missing = chunk.filter((item) => !rows.has(item.message.deliveryId));
         if (missing.length > 0) {
           // A row is missing when the message was queued by hand or the ledger was cleared: recreate it, unless
@@ -247,11 +240,11 @@ async function deliverChunk(chunk: readonly Accepted[], deps: SenderDeps, limit:
             missing.map((item) => item.message),
             clock(),
           );
-          for (const [id, row] of await lockRows(tx, [...new Set(missing.map((item) => item.message.deliveryId))])) rows.set(id, row);
+          for (const [id, row] of await lockDeliveries(tx, [...new Set(missing.map((item) => item.message.deliveryId))])) rows.set(id, row);
         }
 
         const results: DeliveryResult[] = new Array(chunk.length);
-        const toSend: Array<{ position: number; item: Accepted; row: RowState }> = [];
+        const toSend: Array<{ position: number; item: Accepted; row: LockedDelivery }> = [];
         const claimed = new Set<string>();
         chunk.forEach((item, position) => {
           const row = rows.get(item.message.deliveryId);
@@ -266,57 +259,16 @@ async function deliverChunk(chunk: readonly Accepted[], deps: SenderDeps, limit:
         });
         if (toSend.length === 0) return results;
 
-        const outcomes = await Promise.all(toSend.map(({ item }) => limit(() => safeSend(item.notifier, item.message.event))));
-        const now = clock();
-        const update = {
-          ids: [] as string[],
-          statuses: [] as string[],
-          counts: [] as number[],
-          next: [] as Array<Date | null>,
-          errors: [] as Array<string | null>,
-          sentAt: [] as Array<Date | null>,
-        };
-        toSend.forEach(({ position, item, row }, i) => {
-          const outcome = outcomes[i] as SendOutcome;
-          update.ids.push(row.id);
-          if (outcome.kind === 'sent') {
-            update.statuses.push('sent');
-            update.counts.push(row.retry_count);
-            update.next.push(null);
-            update.errors.push(null);
-            update.sentAt.push(now);
-            results[position] = { ...base(item), outcome: 'sent' };
-            return;
-          }
-          const plan = planFailure(
-            row.retry_count,
-            {
-              kind: outcome.kind,
-              error: outcome.error,
-              status: outcome.status,
-              retryAfterMs: outcome.kind === 'retry' ? outcome.retryAfterMs : undefined,
-            },
-            now,
-          );
-          update.statuses.push(plan.status);
-          update.counts.push(plan.retryCount);
-          update.next.push(plan.nextRetryAt);
-          update.errors.push(plan.lastError);
-          update.sentAt.push(null);
-          results[position] =
-            plan.status === 'dead'
-              ? { ...base(item), outcome: 'dead', error: plan.lastError }
-              : { ...base(item), outcome: 'failed', error: plan.lastError, nextRetryAt: plan.nextRetryAt.toISOString() };
-        });
-        await tx.query(
-          `update pgwarden.deliveries d
-              set status = u.status, retry_count = u.retry_count, next_retry_at = u.next_retry_at, last_error = u.last_error,
-                  sent_at = coalesce(u.sent_at, d.sent_at), updated_at = $7
-             from unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[], $5::text[], $6::timestamptz[])
-               as u(id, status, retry_count, next_retry_at, last_error, sent_at)
-            where d.id = u.id`,
-          [update.ids, update.statuses, update.counts, update.next, update.errors, update.sentAt, now],
+        const outcomes = await Promise.all(
+          toSend.map(({ item }) => limit(() => safeSend(item.notifier, item.message.channel, item.message.event))),
         );
+        const now = clock();
+        const updates = toSend.map(({ position, item, row }, i): AttemptUpdate => {
+          const { update, result } = planAttempt(row, outcomes[i] as SendOutcome, now);
+          results[position] = { ...base(item), ...result };
+          return update;
+        });
+        await recordAttempts(tx, updates, now);
         return results;
       },
       // Never replay the transaction: its body sent notifications.
@@ -350,7 +302,7 @@ async function reportChunk(chunk: readonly Accepted[], results: readonly Deliver
         break;
       case 'dead':
         log.error('alert delivery is dead', { error: result.error });
-        await raiseDeliveryDead(message, result.error ?? 'unknown error', deps, log);
+        await raiseDeadHere(message, result.error ?? 'unknown error', deps, log);
         break;
       case 'error':
         break;
@@ -361,42 +313,14 @@ async function reportChunk(chunk: readonly Accepted[], results: readonly Deliver
 }
 
 /**
- * Tells the other channels that `message` will not arrive: a `delivery_dead` event, recorded in the ledger like any
- * alert. Failures here are logged, not thrown: the dead row itself is already recorded and visible.
+ * Raises `delivery_dead` for a row that died here, on the other configured channels. Without a queue the news is
+ * sent in-process, which needs that channel's notifier here, so channels without one are left out.
  */
-async function raiseDeliveryDead(message: DeliveryMessage, lastError: string, deps: SenderDeps, log: Logger): Promise<void> {
-  if (message.event.rule === 'delivery_dead') return;
+async function raiseDeadHere(message: DeliveryMessage, lastError: string, deps: SenderDeps, log: Logger): Promise<void> {
   const configured = deps.channels ?? CHANNELS.filter((channel) => deps.notifiers[channel] !== undefined);
-  // Without a queue the other channel is sent in-process, which needs its notifier here.
-  const channels = configured.filter(
-    (channel) => channel !== message.channel && (deps.queue !== undefined || deps.notifiers[channel] !== undefined),
-  );
-  if (channels.length === 0) {
-    log.warn('no other channel is configured to report the dead delivery');
-    return;
-  }
-  const clock = deps.clock ?? (() => new Date());
-  const { event } = message;
-  try {
-    const deadEvent = createAlertEvent(
-      {
-        rule: 'delivery_dead',
-        severity: event.severity === 'critical' ? 'critical' : 'warning',
-        status: 'firing',
-        cluster: event.cluster,
-        database: event.database,
-        node: event.node,
-        namespace: event.namespace,
-        client: 'delivery',
-        summary: `${message.channel} delivery of "${event.summary}" is dead: ${lastError}`,
-        labels: { deliveryId: message.deliveryId, channel: message.channel, eventId: event.id, eventRule: event.rule },
-      },
-      clock,
-    );
-    const messages = await insertPendingDeliveries(deps.db, [deadEvent], channels, clock());
-    if (deps.queue) {
-      await deps.queue.publish(messages);
-    } else {
+  const channels = configured.filter((channel) => deps.queue !== undefined || deps.notifiers[channel] !== undefined);
+  const queue: AlertQueue = deps.queue ?? {
+    async publish(messages) {
       const { batchItemFailures } = await processDeliveryBatch(
         messages.map((m) => ({ messageId: m.deliveryId, body: JSON.stringify(m) })),
         { ...deps, channel: undefined },
@@ -407,9 +331,7 @@ async function raiseDeliveryDead(message: DeliveryMessage, lastError: string, de
           batchItemFailures.map((f) => f.itemIdentifier),
         );
       }
-    }
-    log.info('delivery_dead raised', { channels: channels.join(',') });
-  } catch (error) {
-    log.error('delivery_dead could not be raised', { error: describeError(error) });
-  }
+    },
+  };
+  await raiseDeliveryDead(message, lastError, { db: deps.db, queue, channels, clock: deps.clock }, log);
 }

@@ -1,51 +1,16 @@
+import { CHANNELS, type Channel } from '../alerts/index.ts';
 import type { Cluster } from '../db/types.ts';
 import { type Logger, silentLogger } from '../log/index.ts';
 import { describeError } from '../redact/index.ts';
-import { type LedgerRow, ledgerQuery, publishRecorded, toDeliveryMessage } from './ledger.ts';
+import { noSenderFailure, planAttempt } from './attempt-plan.ts';
+import { publishRecorded, type Queryable, toDeliveryMessage } from './ledger.ts';
+import { recordAttempts } from './ledger-attempts.ts';
+import { type ClaimedDelivery, claimDue, claimStalePending, promoteExhausted } from './ledger-sweep.ts';
 import type { AlertQueue } from './queue.ts';
+import { raiseDeliveryDead } from './raise-dead.ts';
 import { MAX_ATTEMPTS } from './retry-policy.ts';
 
-/**
- * Claims due `failed` rows (`$1` now, `$2` batch size): an index scan on the partial index `deliveries_due_idx`
- * in `next_retry_at` order, locking with SKIP LOCKED. Exported for the benchmark that checks that plan.
- */
-export const CLAIM_DUE_SQL = `with due as (
-     select id, next_retry_at from pgwarden.deliveries
-      where status = 'failed' and next_retry_at <= $1
-      order by next_retry_at
-      limit $2
-      for update skip locked)
-   update pgwarden.deliveries d
-      set status = 'pending', next_retry_at = null, updated_at = $1
-     from due
-    where d.id = due.id
-   returning d.id, d.channel, d.event, due.next_retry_at as due_at`;
-
-/** Makes `failed` rows that used up their attempts (`$2`) dead (`$1` now); also served by the partial index. */
-export const PROMOTE_EXHAUSTED_SQL = `update pgwarden.deliveries
-      set status = 'dead', next_retry_at = null, updated_at = $1,
-          last_error = 'gave up after ' || retry_count || ' attempts: ' || coalesce(last_error, 'no error recorded')
-    where id in (
-      select id from pgwarden.deliveries
-       where status = 'failed' and retry_count >= $2
-       for update skip locked)`;
-
-/**
- * Re-publishes `pending` rows untouched since `$1` (`$3` now, `$2` batch size): a message lost between the ledger
- * and the sender (a crash after the insert, a record dead-lettered while the ledger was unreachable) would otherwise
- * leave its row pending forever. A copy of a message still queued is harmless: the sender acknowledges a `sent` row.
- */
-export const CLAIM_STALE_PENDING_SQL = `with stale as (
-     select id from pgwarden.deliveries
-      where status = 'pending' and updated_at <= $1
-      order by updated_at
-      limit $2
-      for update skip locked)
-   update pgwarden.deliveries d
-      set updated_at = $3
-     from stale
-    where d.id = stale.id
-   returning d.id, d.channel, d.event`;
+export { CLAIM_DUE_SQL, CLAIM_STALE_PENDING_SQL, PROMOTE_EXHAUSTED_SQL } from './ledger-sweep.ts';
 
 export interface SweepOptions {
   db: Cluster;
@@ -56,6 +21,11 @@ export interface SweepOptions {
   batchSize?: number;
   /** A `pending` row untouched this long is published again. Default 15 minutes. */
   stalePendingMs?: number;
+  /**
+   * The channels alerts are delivered to (config `channels`, or the configured senders): a row made `dead` here
+   * raises `delivery_dead` on the others. Default none (logged as such when a row dies).
+   */
+  channels?: readonly Channel[];
 }
 
 export interface SweepResult {
@@ -65,10 +35,12 @@ export interface SweepResult {
   published: number;
   /** Rows the queue refused: back to `failed`, due now, for the next sweep. */
   unpublished: number;
-  /** `failed` rows that had used up their attempts and were made `dead`. */
+  /** Rows made `dead` by this sweep: `failed` with their attempts used up, or an unknown channel's last attempt. */
   promotedDead: number;
   /** Of `due`, rows found `pending` for longer than `stalePendingMs` (their message was lost). */
   stalePending: number;
+  /** Of `due`, rows for a channel this version does not know: their attempt was counted, nothing published. */
+  noSender: number;
 }
 
 /**
@@ -77,8 +49,9 @@ export interface SweepResult {
  * a row twice (the second skips the rows the first holds, and finds them `pending` once it commits). Publishing
  * happens after the commit (the direct queue sends through the ledger, which needs those rows unlocked); rows the
  * queue refuses go back to `failed`. `failed` rows that have used up their attempts (left by an older policy or by
- * hand) are made `dead`. With room left in the batch, `pending` rows untouched for `stalePendingMs` are published
- * again too: their message was lost, and a duplicate is harmless (the sender acknowledges a `sent` row).
+ * hand) are made `dead`, and each raises `delivery_dead` on the other `channels`, as a row dying in the sender
+ * does. With room left in the batch, `pending` rows untouched for `stalePendingMs` are published again too: their
+ * message was lost, and a duplicate is harmless (the sender acknowledges a `sent` row).
  *
  * @example const { published } = await sweepDeliveries({ db, queue, logger });
  */
@@ -92,28 +65,37 @@ export async function sweepDeliveries(options: SweepOptions): Promise<SweepResul
   }
   const now = clock();
 
-  const { claimed, promotedDead, stalePending } = await options.db.runTx(async (tx) => {
-    const promoted = await ledgerQuery(tx, PROMOTE_EXHAUSTED_SQL, [now, MAX_ATTEMPTS]);
-    const due = await ledgerQuery<Pick<LedgerRow, 'id' | 'channel' | 'event'> & { due_at: Date }>(tx, CLAIM_DUE_SQL, [now, batchSize]);
-    const room = batchSize - due.rows.length;
-    const stale =
-      room > 0
-        ? (
-            await ledgerQuery<Pick<LedgerRow, 'id' | 'channel' | 'event'>>(tx, CLAIM_STALE_PENDING_SQL, [
-              new Date(now.getTime() - stalePendingMs),
-              room,
-              now,
-            ])
-          ).rows
-        : [];
+  const { claimed, promoted, noSender, stalePending } = await options.db.runTx(async (tx) => {
+    const exhausted = await promoteExhausted(tx, MAX_ATTEMPTS, now);
+    const due = await claimDue(tx, now, batchSize);
+    const room = batchSize - due.length;
+    const stale = room > 0 ? await claimStalePending(tx, new Date(now.getTime() - stalePendingMs), room, now) : [];
+    const taken = [...due, ...stale];
+    const unknown = taken.filter((row) => !(CHANNELS as readonly string[]).includes(row.channel));
+    const died = await countNoSenderAttempts(tx, unknown, now);
     return {
-      claimed: [...due.rows.sort((a, b) => a.due_at.getTime() - b.due_at.getTime()), ...stale],
-      promotedDead: promoted.rowCount ?? 0,
+      claimed: taken.filter((row) => !unknown.includes(row)),
+      promoted: [...exhausted, ...died],
+      noSender: unknown.length,
       stalePending: stale.length,
     };
   });
 
-  const result: SweepResult = { due: claimed.length, published: claimed.length, unpublished: 0, promotedDead, stalePending };
+  const result: SweepResult = {
+    due: claimed.length + noSender,
+    published: claimed.length,
+    unpublished: 0,
+    promotedDead: promoted.length,
+    stalePending,
+    noSender,
+  };
+  // After the commit, like any publish: the direct queue sends through the ledger, which needs the rows unlocked.
+  const raise = { db: options.db, queue: options.queue, channels: options.channels ?? [], clock };
+  for (const row of promoted) {
+    const log = logger.child({ deliveryId: row.id, channel: row.channel, rule: row.event.rule, cluster: row.event.cluster });
+    log.error('alert delivery is dead', { error: row.last_error });
+    await raiseDeliveryDead(toDeliveryMessage(row), row.last_error, raise, log);
+  }
   if (claimed.length > 0) {
     const unpublished = await publishRecorded(options.db, options.queue, claimed.map(toDeliveryMessage), clock);
     if (unpublished) {
@@ -128,4 +110,22 @@ export async function sweepDeliveries(options: SweepOptions): Promise<SweepResul
   if (result.due > 0 || result.promotedDead > 0) logger.info('deliveries swept', { ...result });
   else logger.debug('nothing to sweep');
   return result;
+}
+
+/**
+ * Records a failed attempt for rows of a channel this version does not know (written by hand or by another
+ * version): no sender anywhere can take them, so publishing would only bounce them back, uncounted, forever.
+ * Counted, the retry policy ends them. Returns the rows that died of it, with their `last_error`.
+ */
+async function countNoSenderAttempts(
+  tx: Queryable,
+  rows: readonly ClaimedDelivery[],
+  now: Date,
+): Promise<Array<ClaimedDelivery & { last_error: string }>> {
+  const planned = rows.map((row) => planAttempt(row, noSenderFailure(row.channel), now).update);
+  await recordAttempts(tx, planned, now);
+  return rows.flatMap((row, i) => {
+    const update = planned[i];
+    return update?.status === 'dead' ? [{ ...row, last_error: update.lastError ?? '' }] : [];
+  });
 }

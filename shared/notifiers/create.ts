@@ -47,6 +47,7 @@ export function createNotifiers(
       username: config.loki.username,
       password: config.loki.password,
       timeoutMs: config.loki.timeout,
+      structuredMetadata: config.loki.structuredMetadata,
       fetch,
       logger: logger?.child({ channel: 'loki' }),
       clock,

@@ -19,8 +19,8 @@ import {
 export interface LokiPushBody {
   streams: Array<{
     stream: Record<string, string>;
-    /** `[unix ns as a string, line, structured metadata]`. */
-    values: Array<[string, string, Record<string, string>]>;
+    /** `[unix ns as a string, line, structured metadata]`, or `[ns, line]` when metadata is left out. */
+    values: Array<[string, string, Record<string, string>] | [string, string]>;
   }>;
 }
 
@@ -38,11 +38,16 @@ const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
  *   so `| logfmt` in LogQL reads every field.
  * - Timestamp: `observedAt` in Unix nanoseconds, as a string.
  *
- * Every value is passed through `redact`. Pure.
+ * Every value is passed through `redact`. Pure. With `structuredMetadata: false` each value is `[ns, line]` (for
+ * servers that refuse metadata; the line carries the same fields).
  *
  * @example renderLokiPush(event, { env: 'prod' }).streams[0].stream // { app: 'pgwarden', env: 'prod', cluster: 'orders', … }
  */
-export function renderLokiPush(event: AlertEvent, staticLabels: Readonly<Record<string, string>> = {}): LokiPushBody {
+export function renderLokiPush(
+  event: AlertEvent,
+  staticLabels: Readonly<Record<string, string>> = {},
+  options: { structuredMetadata?: boolean } = {},
+): LokiPushBody {
   const stream: Record<string, string> = {
     app: 'pgwarden',
     ...staticLabels,
@@ -83,7 +88,10 @@ export function renderLokiPush(event: AlertEvent, staticLabels: Readonly<Record<
       .join(' '),
   );
 
-  return { streams: [{ stream, values: [[toUnixNanos(event.observedAt), line, metadata]] }] };
+  const timestamp = toUnixNanos(event.observedAt);
+  return {
+    streams: [{ stream, values: [options.structuredMetadata === false ? [timestamp, line] : [timestamp, line, metadata]] }],
+  };
 }
 
 /** `https://loki:3100` and `https://loki:3100/loki/api/v1/push` both mean the push endpoint. */
@@ -112,13 +120,34 @@ export interface LokiNotifierOptions {
   logger?: Logger;
   /** For `Retry-After` given as an HTTP-date. */
   clock?: () => Date;
+  /**
+   * `auto` (default): send structured metadata; when Loki refuses it (a 400 saying so: Loki < 3, or
+   * `allow_structured_metadata: false`), send again at once without it and remember that for this push URL and
+   * tenant for the rest of the process. `on`: always send it (such a 400 is a permanent failure). `off`: never
+   * send it.
+   */
+  structuredMetadata?: 'auto' | 'on' | 'off';
 }
+
+/**
+ * Push URLs (without credentials) and tenants that refused structured metadata in this process: every notifier for
+ * such a server sends without it, so only the first delivery pays the extra round trip.
+ */
+const refusesMetadata = new Set<string>();
+
+/**
+ * Loki's refusal, word for word from its validation errors (pkg/validation: DisallowedStructuredMetadataErrorMsg):
+ * "stream '{…}' includes structured metadata, but this feature is disallowed. Please see
+ * `limits_config.allow_structured_metadata` …".
+ */
+const METADATA_REFUSED = /includes structured metadata, but this feature is disallowed/i;
 
 /**
  * A Loki notifier: one JSON push per event (`renderLokiPush`) to `<url>/loki/api/v1/push`, with `X-Scope-OrgID`
  * when `orgId` is set and bearer or basic auth. Outcomes: 2xx → `sent`; 429 → `retry` with `retryAfterMs` from
  * `Retry-After`; 408, 5xx, timeouts and network errors → `retry`; 400 (malformed), 401/403 (credentials), 404
- * (wrong URL), 413 (too large) → `permanent` with Loki's body as the reason.
+ * (wrong URL), 413 (too large) → `permanent` with Loki's body as the reason. A 400 refusing structured metadata
+ * is sent again without it (see `structuredMetadata`).
  *
  * @example createLokiNotifier({ url: 'https://loki.example.net', labels: { env: 'prod' }, orgId: 'ops', bearerToken })
  */
@@ -158,8 +187,16 @@ export function createLokiNotifier(options: LokiNotifierOptions): Notifier {
   // The URL is quoted only to mask credentials written into it; a plain base URL is not a secret.
   const scrub = createScrubber([options.bearerToken, password, authorization, base.username || base.password ? options.url : undefined]);
 
-  const send = async (event: AlertEvent): Promise<SendOutcome> => {
-    const body = JSON.stringify(renderLokiPush(event, labels));
+  const mode = options.structuredMetadata ?? 'auto';
+  if (!['auto', 'on', 'off'].includes(mode)) {
+    throw new NotifierConfigError('structuredMetadata', `must be auto, on or off, got ${String(mode)}`);
+  }
+  // allow_structured_metadata is a per-tenant limit in Loki: remember the refusal per URL and tenant.
+  const serverKey = `${pushUrl.href} ${options.orgId ?? ''}`;
+  const withMetadata = () => mode === 'on' || (mode === 'auto' && !refusesMetadata.has(serverKey));
+
+  const push = async (event: AlertEvent, structuredMetadata: boolean): Promise<SendOutcome & { refusedMetadata?: boolean }> => {
+    const body = JSON.stringify(renderLokiPush(event, labels, { structuredMetadata }));
     let response: Response;
     try {
       response = await fetchFn(pushUrl, { method: 'POST', headers, body, redirect: 'error', signal: AbortSignal.timeout(timeoutMs) });
@@ -173,12 +210,27 @@ export function createLokiNotifier(options: LokiNotifierOptions): Notifier {
     }
     // The status decides; a body cut off mid-way (timeout, reset) only loses the quoted reason.
     const text = await response.text().catch(() => '');
-    return classifyHttpFailure(
+    const outcome = classifyHttpFailure(
       'loki',
       { status: response.status, statusText: response.statusText, body: text, retryAfter: response.headers.get('retry-after') },
       clock(),
       scrub,
     );
+    return response.status === 400 && structuredMetadata && METADATA_REFUSED.test(text) ? { ...outcome, refusedMetadata: true } : outcome;
+  };
+
+  const send = async (event: AlertEvent): Promise<SendOutcome> => {
+    const { refusedMetadata, ...outcome } = await push(event, withMetadata());
+    if (!refusedMetadata || mode !== 'auto') return outcome;
+    // Loki < 3 (or allow_structured_metadata: false): the line carries the same fields, so send it without.
+    if (!refusesMetadata.has(serverKey)) {
+      refusesMetadata.add(serverKey);
+      logger.warn('loki refuses structured metadata (Loki < 3, or allow_structured_metadata: false): sending entries without it', {
+        reason: 'error' in outcome ? outcome.error : undefined,
+      });
+    }
+    const { refusedMetadata: _, ...retried } = await push(event, false);
+    return retried;
   };
 
   return createLoggedNotifier('loki', send, logger, { sent: 'loki entry pushed', failed: 'loki push failed' });

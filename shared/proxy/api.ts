@@ -1,16 +1,17 @@
 /**
  * The proxy's HTTP API: health and role endpoints for load balancers and probes, the topology as JSON, Prometheus
- * metrics, and drain/undrain of one node (bearer token when one is configured).
+ * metrics (reads, open to whoever reaches the port), and drain/undrain of one node (mutations: they pass the one
+ * fail-closed guard in api-auth.ts, so they need the bearer token, and are refused outright while none is set).
  */
-import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log/index.ts';
+import { authorizeMutation, describeApiExposure, MUTATIONS_DISABLED } from './api-auth.ts';
 import { boundPort, listen } from './listen.ts';
 import type { ProxyState } from './proxy.ts';
 
 export interface ApiServerOptions {
-  /** When set, drain/undrain need `Authorization: Bearer <token>`. */
+  /** Mutations need `Authorization: Bearer <token>`; without a token they are disabled (403). */
   readonly token: string | undefined;
   readonly logger: Logger;
   readonly registry: Registry;
@@ -25,74 +26,108 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
+/** A route that changes the proxy: reached only through the guard, by POST. */
+interface MutationRoute {
+  readonly pattern: RegExp;
+  readonly run: (match: RegExpExecArray, response: ServerResponse) => void;
+}
+
+/** Methods that only read; every other method is a mutation and meets the guard first. */
+const READ_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
+
+const ENDPOINTS = ['/health', '/primary', '/replica', '/topology', '/metrics', '/nodes/{name}/drain', '/nodes/{name}/undrain'];
+
 function sendJson(response: ServerResponse, status: number, body: unknown): void {
   const text = `${JSON.stringify(body, null, 2)}\n`;
   response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
   response.end(text);
 }
 
-function authorized(request: IncomingMessage, token: string | undefined): boolean {
-  if (!token) return true;
-  const header = request.headers.authorization ?? '';
-  const match = /^Bearer\s+(.+)$/i.exec(header);
-  if (!match) return false;
-  const given = Buffer.from(match[1] as string);
-  const expected = Buffer.from(token);
-  return given.length === expected.length && timingSafeEqual(given, expected);
+/** The mutation routes; a new one added here is guarded like the others without a line of its own. */
+function mutationRoutes(options: ApiServerOptions): MutationRoute[] {
+  return [
+    {
+      pattern: /^\/nodes\/([^/]+)\/(drain|undrain)$/,
+      run(match, response) {
+        const name = decodeURIComponent(match[1] as string);
+        const action = match[2] as 'drain' | 'undrain';
+        const known = action === 'drain' ? options.drainNode(name) : options.undrainNode(name);
+        if (!known) {
+          return sendJson(response, 404, { error: `no node named "${name}"`, nodes: options.state().nodes.map((n) => n.name) });
+        }
+        options.logger.info(`api: ${action}`, { node: name });
+        // drainNode/undrainNode have set the flag by now: no need to build the whole state to read it back.
+        sendJson(response, 200, { node: name, drained: action === 'drain' });
+      },
+    },
+  ];
+}
+
+/** The mutation route `path` names, with its match, or undefined. */
+function findMutation(routes: readonly MutationRoute[], path: string): { run: MutationRoute['run']; match: RegExpExecArray } | undefined {
+  for (const route of routes) {
+    const match = route.pattern.exec(path);
+    if (match) return { run: route.run, match };
+  }
+  return undefined;
+}
+
+/** Answers a read: the role endpoints, the topology and the metrics. */
+async function handleRead(options: ApiServerOptions, path: string, response: ServerResponse): Promise<void> {
+  const state = options.state();
+  switch (path) {
+    case '/health':
+      return sendJson(response, state.status === 'running' ? 200 : 503, { status: state.status, leader: state.leader });
+    case '/primary':
+      return state.primary
+        ? sendJson(response, 200, { primary: state.primary })
+        : sendJson(response, 503, { primary: null, reason: state.rwRefusal });
+    case '/replica': {
+      const target = state.replicas.length > 0 ? state.replicas : state.primary ? [state.primary] : [];
+      return target.length > 0
+        ? sendJson(response, 200, { replicas: state.replicas, fallbackToPrimary: state.replicas.length === 0 })
+        : sendJson(response, 503, { replicas: [], reason: 'no healthy replica and no primary' });
+    }
+    case '/topology':
+      return sendJson(response, 200, state);
+    case '/metrics': {
+      const body = await options.registry.metrics();
+      response.writeHead(200, { 'content-type': options.registry.contentType });
+      response.end(body);
+      return;
+    }
+    default:
+      return sendJson(response, 404, { error: `no such endpoint: ${path}`, endpoints: ENDPOINTS });
+  }
 }
 
 /** Builds the API server (not listening until `listen`). */
 export function createApiServer(options: ApiServerOptions): ApiServer {
+  const mutations = mutationRoutes(options);
+
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? '/', 'http://proxy');
     const method = request.method ?? 'GET';
     const path = url.pathname.replace(/\/+$/, '') || '/';
-    const nodeAction = /^\/nodes\/([^/]+)\/(drain|undrain)$/.exec(path);
-    if (nodeAction) {
-      if (method !== 'POST') return sendJson(response, 405, { error: `use POST for ${path}` });
-      if (!authorized(request, options.token)) {
-        response.setHeader('www-authenticate', 'Bearer');
-        return sendJson(response, 401, { error: 'a valid "Authorization: Bearer <token>" header is required' });
-      }
-      const name = decodeURIComponent(nodeAction[1] as string);
-      const action = nodeAction[2] as 'drain' | 'undrain';
-      const known = action === 'drain' ? options.drainNode(name) : options.undrainNode(name);
-      if (!known) {
-        return sendJson(response, 404, { error: `no node named "${name}"`, nodes: options.state().nodes.map((n) => n.name) });
-      }
-      options.logger.info(`api: ${action}`, { node: name });
-      // drainNode/undrainNode have set the flag by now: no need to build the whole state to read it back.
-      return sendJson(response, 200, { node: name, drained: action === 'drain' });
+    const route = findMutation(mutations, path);
+    if (READ_METHODS.has(method)) {
+      if (route) return sendJson(response, 405, { error: `use POST for ${path}` });
+      return handleRead(options, path, response);
     }
-    if (method !== 'GET' && method !== 'HEAD') return sendJson(response, 405, { error: `use GET for ${path}` });
-    const state = options.state();
-    switch (path) {
-      case '/health':
-        return sendJson(response, state.status === 'running' ? 200 : 503, { status: state.status, leader: state.leader });
-      case '/primary':
-        return state.primary
-          ? sendJson(response, 200, { primary: state.primary })
-          : sendJson(response, 503, { primary: null, reason: state.rwRefusal });
-      case '/replica': {
-        const target = state.replicas.length > 0 ? state.replicas : state.primary ? [state.primary] : [];
-        return target.length > 0
-          ? sendJson(response, 200, { replicas: state.replicas, fallbackToPrimary: state.replicas.length === 0 })
-          : sendJson(response, 503, { replicas: [], reason: 'no healthy replica and no primary' });
-      }
-      case '/topology':
-        return sendJson(response, 200, state);
-      case '/metrics': {
-        const body = await options.registry.metrics();
-        response.writeHead(200, { 'content-type': options.registry.contentType });
-        response.end(body);
-        return;
-      }
-      default:
-        return sendJson(response, 404, {
-          error: `no such endpoint: ${path}`,
-          endpoints: ['/health', '/primary', '/replica', '/topology', '/metrics', '/nodes/{name}/drain', '/nodes/{name}/undrain'],
-        });
+    // The guard comes before routing: without the token nothing past this line runs, known route or not.
+    const verdict = authorizeMutation(request.headers.authorization, options.token);
+    if (verdict === 'disabled') return sendJson(response, 403, { error: MUTATIONS_DISABLED });
+    if (verdict === 'unauthorized') {
+      response.setHeader('www-authenticate', 'Bearer');
+      return sendJson(response, 401, { error: 'a valid "Authorization: Bearer <token>" header is required' });
     }
+    if (!route) {
+      return ENDPOINTS.includes(path)
+        ? sendJson(response, 405, { error: `use GET for ${path}` })
+        : sendJson(response, 404, { error: `no such endpoint: ${path}`, endpoints: ENDPOINTS });
+    }
+    if (method !== 'POST') return sendJson(response, 405, { error: `use POST for ${path}` });
+    route.run(route.match, response);
   };
 
   const server = createServer((request, response) => {
@@ -105,8 +140,11 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   server.keepAliveTimeout = 5000;
 
   return {
-    listen(port, host) {
-      return listen(server, port, host, 'HTTP API');
+    async listen(port, host) {
+      await listen(server, port, host, 'HTTP API');
+      const address = `${host}:${boundPort(server)}`;
+      const notice = describeApiExposure(host, address, options.token);
+      if (notice) options.logger[notice.level](notice.message, { address });
     },
     port() {
       return boundPort(server);

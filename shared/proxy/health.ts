@@ -1,10 +1,11 @@
 /**
  * Health checks: one persistent monitoring connection per node (reconnected after any failure), one query per
- * check that tells role, timeline and WAL position.
+ * check that tells role, timeline and WAL position (shared/nodes' observation, as the topology probe reads it).
  */
 import pg from 'pg';
 import { endQuietly } from '../db/index.ts';
 import type { Logger } from '../log/index.ts';
+import { observeNode, readRecovery } from '../nodes/index.ts';
 import { describeError } from '../redact/index.ts';
 import { parseLsn } from './router.ts';
 
@@ -17,25 +18,6 @@ export interface NodeHealth {
   readonly receiveLsn: bigint | null;
   readonly latencyMs: number;
   readonly error: string | null;
-}
-
-/**
- * A primary's timeline is read from its current WAL file name (exact right after promotion, unlike the
- * checkpoint's, which lags until the end-of-recovery checkpoint); a replica's from its WAL receiver, else its
- * last restartpoint. pg_stat_wal_receiver shows `received_tli` only to pg_read_all_stats members, hence coalesce.
- */
-const CHECK_SQL = `select pg_is_in_recovery() as recovery,
-  case when pg_is_in_recovery()
-    then coalesce((select received_tli from pg_stat_wal_receiver limit 1), (select timeline_id from pg_control_checkpoint()))
-    else ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int end as timeline,
-  case when pg_is_in_recovery() then pg_last_wal_replay_lsn()::text else pg_current_wal_lsn()::text end as lsn,
-  case when pg_is_in_recovery() then pg_last_wal_receive_lsn()::text end as receive_lsn`;
-
-interface CheckRow {
-  recovery: boolean;
-  timeline: number | null;
-  lsn: string | null;
-  receive_lsn: string | null;
 }
 
 export interface NodeMonitorOptions {
@@ -51,6 +33,11 @@ export interface NodeMonitorOptions {
 
 export interface NodeMonitor {
   check(): Promise<NodeHealth>;
+  /**
+   * The cheap promotion check on the same kept connection: `pg_is_in_recovery()`, null when it failed (the
+   * connection is then dropped, as after a failed check). Runs 10 times a second per replica, so one round trip.
+   */
+  checkRecovery(): Promise<boolean | null>;
   close(): Promise<void>;
 }
 
@@ -85,25 +72,30 @@ export function createNodeMonitor(options: NodeMonitorOptions): NodeMonitor {
     return fresh;
   };
 
-  const check = async (): Promise<NodeHealth> => {
-    const started = performance.now();
+  /** Runs `query` on the kept connection (connecting first if needed) within the check budget. */
+  const onConnection = async <T>(query: (connection: pg.Client) => Promise<T>): Promise<T> => {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`health check timed out after ${options.timeoutMs} ms`)), options.timeoutMs);
     });
     try {
-      const run = async () => {
-        const active = client ?? (await connect());
-        const result = await active.query<CheckRow>(CHECK_SQL);
-        return result.rows[0] as CheckRow;
-      };
-      const row = await Promise.race([run(), timeout]);
+      return await Promise.race([(async () => query(client ?? (await connect())))(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  const check = async (): Promise<NodeHealth> => {
+    const started = performance.now();
+    try {
+      const reading = await onConnection(observeNode);
       return {
         ok: true,
-        recovery: row.recovery,
-        timeline: row.timeline,
-        lsn: parseLsn(row.lsn),
-        receiveLsn: parseLsn(row.receive_lsn),
+        recovery: reading.recovery,
+        timeline: reading.timeline,
+        // A primary's current WAL position, a replica's replay position: what the router measures lag between.
+        lsn: parseLsn(reading.recovery ? reading.replayLsn : reading.currentLsn),
+        receiveLsn: parseLsn(reading.receiveLsn),
         latencyMs: performance.now() - started,
         error: null,
       };
@@ -118,13 +110,21 @@ export function createNodeMonitor(options: NodeMonitorOptions): NodeMonitor {
         latencyMs: performance.now() - started,
         error: describeError(error),
       };
-    } finally {
-      clearTimeout(timer);
+    }
+  };
+
+  const checkRecovery = async (): Promise<boolean | null> => {
+    try {
+      return await onConnection(readRecovery);
+    } catch {
+      drop();
+      return null;
     }
   };
 
   return {
     check,
+    checkRecovery,
     async close() {
       closed = true;
       drop();

@@ -1,5 +1,7 @@
 export type { AddressManager, CommandResult, CommandRunner, IpAddressManagerOptions } from './address.ts';
 export { createCommandRunner, createIpAddressManager } from './address.ts';
+export type { ExposureNotice, MutationVerdict } from './api-auth.ts';
+export { authorizeMutation, describeApiExposure, isLoopbackHost, MUTATIONS_DISABLED } from './api-auth.ts';
 export { pickLeastConnections } from './data-plane.ts';
 export { AddressCommandError, ProxyConfigError, ProxyError, ProxyListenError } from './errors.ts';
 export type { NodeHealth, NodeMonitor, NodeMonitorOptions } from './health.ts';

@@ -1,30 +1,16 @@
 /**
  * The proxy's Prometheus metrics, in a registry of its own (never prom-client's global one, so two proxies in one
  * process, or a proxy next to other modules, do not collide). Hot-path numbers (bytes, connection counts) live in
- * plain fields and are read at scrape time by `collect`.
+ * plain fields and are read at scrape time by `collect`; everything else is read from the proxy's state, the same
+ * object `/topology` shows. The role, routing and split-brain series live in metrics-state.ts, build info and the
+ * process metrics in metrics-process.ts.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { registerProcessMetrics } from './metrics-process.ts';
+import { registerStateMetrics } from './metrics-state.ts';
+import type { MetricsSource } from './metrics-types.ts';
 
-export type ListenerName = 'rw' | 'ro';
-
-/** What the metrics read at scrape time. */
-export interface MetricsSource {
-  nodes(): Iterable<{
-    name: string;
-    active: Record<ListenerName, number>;
-    total: Record<ListenerName, number>;
-    bytesIn: number;
-    bytesOut: number;
-    up: boolean;
-    lagBytes: number | null;
-  }>;
-  refused(): Iterable<[listener: ListenerName, reason: string, count: number]>;
-  /** Clients routed since start by each data-plane thread (index = worker; 0 is the main thread). */
-  workers(): readonly number[];
-  splitBrain(): number;
-  leader(): boolean;
-  failovers(): number;
-}
+export type { ListenerName, MetricsSource } from './metrics-types.ts';
 
 export interface ProxyMetrics {
   readonly registry: Registry;
@@ -34,6 +20,8 @@ export interface ProxyMetrics {
 /** Builds the registry; `source` is read on every scrape. */
 export function createProxyMetrics(source: MetricsSource): ProxyMetrics {
   const registry = new Registry();
+  registerProcessMetrics(registry, () => source.state().dataPath);
+  registerStateMetrics(registry, () => source.state());
   new Gauge({
     name: 'pgwarden_proxy_connections_active',
     help: 'Client connections open now, per listener and node',
@@ -41,9 +29,9 @@ export function createProxyMetrics(source: MetricsSource): ProxyMetrics {
     registers: [registry],
     collect() {
       this.reset();
-      for (const node of source.nodes()) {
-        this.set({ listener: 'rw', node: node.name }, node.active.rw);
-        this.set({ listener: 'ro', node: node.name }, node.active.ro);
+      for (const node of source.state().nodes) {
+        this.set({ listener: 'rw', node: node.name }, node.connections.rw);
+        this.set({ listener: 'ro', node: node.name }, node.connections.ro);
       }
     },
   });
@@ -54,9 +42,9 @@ export function createProxyMetrics(source: MetricsSource): ProxyMetrics {
     registers: [registry],
     collect() {
       this.reset();
-      for (const node of source.nodes()) {
-        this.inc({ listener: 'rw', node: node.name }, node.total.rw);
-        this.inc({ listener: 'ro', node: node.name }, node.total.ro);
+      for (const node of source.state().nodes) {
+        this.inc({ listener: 'rw', node: node.name }, node.connectionsTotal.rw);
+        this.inc({ listener: 'ro', node: node.name }, node.connectionsTotal.ro);
       }
     },
   });
@@ -77,7 +65,7 @@ export function createProxyMetrics(source: MetricsSource): ProxyMetrics {
     registers: [registry],
     collect() {
       this.reset();
-      for (const node of source.nodes()) {
+      for (const node of source.state().nodes) {
         this.inc({ node: node.name, direction: 'in' }, node.bytesIn);
         this.inc({ node: node.name, direction: 'out' }, node.bytesOut);
       }
@@ -100,7 +88,7 @@ export function createProxyMetrics(source: MetricsSource): ProxyMetrics {
     registers: [registry],
     collect() {
       this.reset();
-      for (const node of source.nodes()) this.set({ node: node.name }, node.up ? 1 : 0);
+      for (const node of source.state().nodes) this.set({ node: node.name }, node.up ? 1 : 0);
     },
   });
   new Gauge({
@@ -110,7 +98,7 @@ export function createProxyMetrics(source: MetricsSource): ProxyMetrics {
     registers: [registry],
     collect() {
       this.reset();
-      for (const node of source.nodes()) if (node.lagBytes !== null) this.set({ node: node.name }, node.lagBytes);
+      for (const node of source.state().nodes) if (node.lagBytes !== null) this.set({ node: node.name }, node.lagBytes);
     },
   });
   const checks = new Histogram({
@@ -126,7 +114,7 @@ export function createProxyMetrics(source: MetricsSource): ProxyMetrics {
     registers: [registry],
     collect() {
       this.reset();
-      this.inc(source.failovers());
+      this.inc(source.state().failovers);
     },
   });
   new Gauge({
@@ -134,7 +122,8 @@ export function createProxyMetrics(source: MetricsSource): ProxyMetrics {
     help: '0: one primary; 1: several primaries, the one on the highest timeline takes read-write; 2: several on the same timeline, read-write refused',
     registers: [registry],
     collect() {
-      this.set(source.splitBrain());
+      const { kind } = source.state().splitBrain;
+      this.set(kind === 'none' ? 0 : kind === 'resolved' ? 1 : 2);
     },
   });
   new Gauge({
@@ -142,7 +131,7 @@ export function createProxyMetrics(source: MetricsSource): ProxyMetrics {
     help: '1 when this proxy holds the Lease (and the floating address, if any)',
     registers: [registry],
     collect() {
-      this.set(source.leader() ? 1 : 0);
+      this.set(source.state().leader ? 1 : 0);
     },
   });
   return {

@@ -12,6 +12,7 @@ import type { Logger } from '../log/index.ts';
 import type { AddressManager } from './address.ts';
 import { createIpAddressManager } from './address.ts';
 import { createApiServer } from './api.ts';
+import { type CheckClock, createCheckScheduler } from './checks.ts';
 import { attachCounters, createCounterBuffers } from './counters.ts';
 import { createDataPlane, type DataPlane, type Routes } from './data-plane.ts';
 import { ProxyConfigError, ProxyListenError } from './errors.ts';
@@ -24,11 +25,7 @@ import type { RefusalReason } from './wire.ts';
 import { type FromWorker, spawnProxyWorker, type ToWorker } from './worker.ts';
 
 /** Timers, injectable so tests and simulations control time. */
-export interface ProxyClock {
-  now(): number;
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+export type ProxyClock = CheckClock;
 
 const systemClock: ProxyClock = {
   now: () => Date.now(),
@@ -137,10 +134,6 @@ interface NodeRuntime {
   health: NodeHealth | null;
   lastCheckAt: number | null;
   drained: boolean;
-  timer: unknown;
-  checking: boolean;
-  /** A check was asked for while one ran: run again right after. */
-  again: boolean;
 }
 
 /** A data-plane worker thread as the control plane sees it. */
@@ -215,19 +208,10 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
   let failovers = 0;
   let lastPrimary: string | null = null;
   let leading = false;
-  let fastMode = false;
 
   const checking = () => status === 'starting' || status === 'running' || status === 'draining';
 
-  const recheck = (node: NodeRuntime) => {
-    if (!checking()) return;
-    if (node.checking) {
-      node.again = true;
-      return;
-    }
-    clock.clearTimeout(node.timer);
-    void runCheck(node);
-  };
+  const recheck = (node: NodeRuntime) => checks.recheck(node);
 
   const nodes: NodeRuntime[] = options.nodes.map((node, index) => {
     if (seen.has(node.name)) throw new ProxyConfigError(`nodes: duplicate node name "${node.name}"`);
@@ -248,9 +232,6 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
       health: null,
       lastCheckAt: null,
       drained: false,
-      timer: undefined,
-      checking: false,
-      again: false,
     };
     return runtime;
   });
@@ -318,16 +299,9 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
   const openConnections = (node: NodeRuntime) => counters.open(node.index, 'rw') + counters.open(node.index, 'ro');
 
   const metrics = createProxyMetrics({
-    nodes: () =>
-      nodes.map((n) => {
-        const { open, total, bytesIn, bytesOut } = counters.traffic(n.index);
-        return { name: n.name, active: open, total, bytesIn, bytesOut, up: n.health?.ok === true, lagBytes: plan.lag[n.name] ?? null };
-      }),
+    state: () => state(),
     refused: () => counters.refusals(),
     workers: () => Array.from({ length: threads }, (_, slot) => counters.routedBy(slot)),
-    splitBrain: () => (plan.splitBrain.kind === 'none' ? 0 : plan.splitBrain.kind === 'resolved' ? 1 : 2),
-    leader: () => leading,
-    failovers: () => failovers,
   });
 
   /** Read-write connections may only stay on the current primary; with split brain unresolved, on none. */
@@ -386,40 +360,24 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     enforceFencing();
   };
 
-  /** Checks faster while the read-write target is unknown or in doubt, to follow a promotion within ~0.1–0.2 s. */
-  const nextDelay = () => {
-    if (plan.primary === null) return fastInterval;
-    const primary = byName.get(plan.primary);
-    return primary?.health?.ok === true ? settings.checkInterval : fastInterval;
-  };
-
-  const runCheck = async (node: NodeRuntime): Promise<void> => {
-    node.checking = true;
-    node.again = false;
-    const health = await node.monitor.check();
-    node.checking = false;
-    if (!checking()) return;
-    const wasOk = node.health?.ok;
-    node.health = health;
-    node.lastCheckAt = clock.now();
-    metrics.observeCheck(node.name, health.latencyMs / 1000, health.ok);
-    if (!health.ok && wasOk !== false) logger.warn('health check failed', { node: node.name, error: health.error });
-    if (health.ok && wasOk === false) logger.info('node reachable again', { node: node.name });
-    replan();
-    // Entering doubt: every node's next check comes now, not at its old 1 s tick, so a promotion is seen at once.
-    const fast = nextDelay() < settings.checkInterval;
-    if (fast && !fastMode) {
-      fastMode = true;
-      for (const other of nodes) if (other !== node) recheck(other);
-    } else if (!fast) {
-      fastMode = false;
-    }
-    if (node.again) {
-      void runCheck(node);
-      return;
-    }
-    node.timer = clock.setTimeout(() => void runCheck(node), nextDelay());
-  };
+  /**
+   * Full checks, faster while the read-write target is unknown or in doubt, and the promotion watch on replicas,
+   * so a promotion is followed within ~0.1–0.2 s whether or not the old primary stays up (checks.ts).
+   */
+  const checks = createCheckScheduler({
+    nodes,
+    clock,
+    checkInterval: settings.checkInterval,
+    fastInterval,
+    promotionCheckInterval: settings.promotionCheckInterval,
+    logger,
+    active: checking,
+    inDoubt: () => plan.primary === null || byName.get(plan.primary)?.health?.ok !== true,
+    onChecked: (node, health) => {
+      metrics.observeCheck(node.name, health.latencyMs / 1000, health.ok);
+      replan();
+    },
+  });
 
   const ports = { rw: 0, ro: 0, api: 0 };
 
@@ -577,7 +535,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       status = 'stopped';
-      for (const node of nodes) clock.clearTimeout(node.timer);
+      checks.stop();
       plane.stopAccepting();
       plane.closeAll();
       plane.stop();
@@ -603,7 +561,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
       if (status !== 'created') throw new ProxyConfigError(`start: the proxy is ${status}; create a new one`);
       status = 'starting';
       // A first round of checks before anything listens, so the first client does not meet "no primary".
-      await Promise.all(nodes.map((n) => runCheck(n)));
+      await checks.checkAll();
       try {
         const bound = await plane.listen(settings.listenHost, { rw: settings.rwPort, ro: settings.roPort }, workerThreads > 1);
         ports.rw = bound.rw;
@@ -616,6 +574,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
       }
       ports.api = api.port();
       status = 'running';
+      checks.startWatch();
       if (elector) elector.start();
       else onStartedLeading();
       logger.info('proxy running', {

@@ -4,6 +4,7 @@
  */
 
 import { parseLsn as parseWalLocation } from '../db/index.ts';
+import { choosePrimary, writeTarget } from '../nodes/index.ts';
 import type { RefusalReason } from './wire.ts';
 
 /** The last health check of one node, as the router needs it. */
@@ -45,30 +46,26 @@ export function parseLsn(text: string | null | undefined): bigint | null {
 }
 
 /**
- * Decides the routes. Never routes read-write to a node in recovery; with several primaries, read-write goes only
- * to the one on a strictly higher timeline, else nowhere (fail closed).
+ * Decides the routes. Never routes read-write to a node in recovery; with several primaries, read-write follows
+ * the one rule for who is primary (shared/nodes `choosePrimary`): only the one on a strictly higher timeline,
+ * else nowhere (fail closed).
  *
  * @example planRoutes(observations, { maxLagBytes: 16 * 1024 * 1024 }).primary // 'pg-0'
  */
 export function planRoutes(nodes: readonly NodeObservation[], options: { maxLagBytes: number }): RoutePlan {
-  const primaries = nodes.filter((n) => n.up && n.recovery === false);
-  let primary: NodeObservation | null = null;
+  const verdict = choosePrimary(
+    nodes.map((node) => ({ node, name: node.name, writable: node.up && node.recovery === false, timeline: node.timeline })),
+  );
+  const primary = writeTarget(verdict)?.node ?? null;
   let splitBrain: SplitBrain = { kind: 'none' };
   let rwRefusal: RefusalReason | null = null;
-  if (primaries.length === 1) {
-    primary = primaries[0] as NodeObservation;
-  } else if (primaries.length > 1) {
-    const top = Math.max(...primaries.map((p) => p.timeline ?? -1));
-    const onTop = primaries.filter((p) => (p.timeline ?? -1) === top);
-    const names = primaries.map((p) => p.name);
-    if (onTop.length === 1 && top >= 0) {
-      primary = onTop[0] as NodeObservation;
-      splitBrain = { kind: 'resolved', primaries: names, chosen: primary.name, timeline: top };
-    } else {
-      splitBrain = { kind: 'unresolved', primaries: names, timeline: top >= 0 ? top : null };
-      rwRefusal = 'split_brain';
-    }
-  } else {
+  if (verdict.kind === 'superseded') {
+    const primaries = nodes.filter((n) => n.up && n.recovery === false).map((n) => n.name);
+    splitBrain = { kind: 'resolved', primaries, chosen: verdict.primary.name, timeline: verdict.timeline };
+  } else if (verdict.kind === 'ambiguous') {
+    splitBrain = { kind: 'unresolved', primaries: verdict.candidates.map((c) => c.name), timeline: verdict.timeline };
+    rwRefusal = 'split_brain';
+  } else if (verdict.kind === 'none') {
     rwRefusal = 'no_primary';
   }
   if (primary?.drained) {

@@ -2,7 +2,7 @@ import type { DesiredEndpoints, EndpointAddress } from './endpoints.ts';
 import { endpointsSignature } from './endpoints.ts';
 import { TopologyOptionsError } from './errors.ts';
 import type { ReplicaProbe } from './probe.ts';
-import type { TopologyVerdict } from './verify.ts';
+import { type TopologyVerdict, writablePrimary } from './verify.ts';
 
 export interface PlanOptions {
   namespace: string;
@@ -32,8 +32,8 @@ export type EndpointsPlan =
       roFallback: boolean;
       excluded: ExcludedReplica[];
     }
-  /** The verdict is not `ok`: nothing may be written. */
-  | { kind: 'blocked'; verdict: Exclude<TopologyVerdict['kind'], 'ok'> };
+  /** No node is primary: nothing is written, so the endpoints keep their last verified target. */
+  | { kind: 'blocked'; verdict: 'no_primary' };
 
 export const DEFAULT_MAX_LAG_BYTES = 16 * 1024 * 1024;
 
@@ -43,8 +43,10 @@ function desired(service: string, namespace: string, addresses: EndpointAddress[
 
 /**
  * What the read-write and read-only endpoints should hold for a verdict: RW the primary; RO the replicas within
- * `maxLagBytes` (or the primary, when none qualifies and `roFallbackToPrimary` is on, else nothing). A verdict
- * other than `ok` plans nothing.
+ * `maxLagBytes` (or the primary, when none qualifies and `roFallbackToPrimary` is on, else nothing). With several
+ * primaries RW follows the one on a strictly newer timeline (the superseded ones are in neither object), and when
+ * they cannot be ordered RW is planned empty: writes go nowhere, rather than to whichever node it held before.
+ * `no_primary` plans nothing.
  *
  * @example
  * const plan = planEndpoints(verifyTopology(probes), { namespace: 'db', rwService: 'pg-rw', roService: 'pg-ro' });
@@ -58,7 +60,8 @@ export function planEndpoints(verdict: TopologyVerdict, options: PlanOptions): E
   if (options.port !== undefined && (!Number.isInteger(options.port) || options.port < 1 || options.port > 65_535)) {
     throw new TopologyOptionsError('port', `expected a TCP port 1–65535, got ${options.port}`);
   }
-  if (verdict.kind !== 'ok') return { kind: 'blocked', verdict: verdict.kind };
+  if (verdict.kind === 'no_primary') return { kind: 'blocked', verdict: verdict.kind };
+  const primary = writablePrimary(verdict);
 
   const address = (probe: { node: string; ip: string | null; host: string; port: number }): EndpointAddress => ({
     // Probed nodes always have an IP (they were connected to); the host is a last resort that keeps the type total.
@@ -73,11 +76,11 @@ export function planEndpoints(verdict: TopologyVerdict, options: PlanOptions): E
     else if (replica.lagBytes > maxLagBytes) excluded.push({ node: replica.node, reason: 'lagging', lagBytes: replica.lagBytes });
     else healthy.push(replica);
   }
-  const roFallback = healthy.length === 0 && (options.roFallbackToPrimary ?? true);
-  const roAddresses = roFallback ? [address(verdict.primary)] : healthy.map(address);
+  const roFallback = primary !== null && healthy.length === 0 && (options.roFallbackToPrimary ?? true);
+  const roAddresses = roFallback ? [address(primary)] : healthy.map(address);
   return {
     kind: 'planned',
-    rw: desired(options.rwService, options.namespace, [address(verdict.primary)]),
+    rw: desired(options.rwService, options.namespace, primary ? [address(primary)] : []),
     ro: desired(options.roService, options.namespace, roAddresses),
     roFallback,
     excluded,

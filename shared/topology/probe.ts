@@ -7,6 +7,7 @@ import { nodeAddress } from '../config/index.ts';
 import { isRetryable, parseLsn, RetryExhaustedError, withConnection, withRetry } from '../db/index.ts';
 import type { Logger } from '../log/index.ts';
 import { silentLogger } from '../log/index.ts';
+import { type NodeReading, observeNode } from '../nodes/index.ts';
 import { describeError } from '../redact/index.ts';
 import { ProbeConnectError, ProbeQueryError, TopologyOptionsError } from './errors.ts';
 
@@ -79,37 +80,6 @@ export interface ProbeOptions {
   lookup?: (host: string) => Promise<string>;
 }
 
-interface ProbeRow {
-  in_recovery: boolean;
-  current_lsn: string | null;
-  wal_timeline: number | null;
-  receive_lsn: string | null;
-  replay_lsn: string | null;
-  received_timeline: number | null;
-  checkpoint_timeline: number | null;
-  replay_paused: boolean | null;
-  lag_seconds: number | null;
-}
-
-/*
- * One round trip. The CASE guards matter: pg_current_wal_lsn() and pg_walfile_name() fail during recovery, and
- * pg_is_wal_replay_paused() fails outside it. A freshly started standby can report a receive LSN below its replay
- * LSN (receiving restarts at a segment boundary), so "caught up" is receive <= replay, not equality.
- */
-const PROBE_SQL = `select
-  pg_is_in_recovery() as in_recovery,
-  case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end as current_lsn,
-  case when pg_is_in_recovery() then null
-       else ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int end as wal_timeline,
-  pg_last_wal_receive_lsn()::text as receive_lsn,
-  pg_last_wal_replay_lsn()::text as replay_lsn,
-  (select received_tli from pg_stat_wal_receiver) as received_timeline,
-  (select timeline_id from pg_control_checkpoint()) as checkpoint_timeline,
-  case when pg_is_in_recovery() then pg_is_wal_replay_paused() end as replay_paused,
-  case when not pg_is_in_recovery() then null
-       when pg_last_wal_receive_lsn() is null or pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() then 0
-       else extract(epoch from now() - pg_last_xact_replay_timestamp())::float8 end as lag_seconds`;
-
 /** Bytes from `from` to `to`, never below 0 (two probes are not taken at the same instant). */
 function lsnDistance(to: string, from: string): number {
   const diff = parseLsn(to) - parseLsn(from);
@@ -163,7 +133,7 @@ export async function probeNode(node: NodeConfig, options: ProbeOptions = {}): P
   }
 
   try {
-    const row = await withRetry(
+    const reading = await withRetry(
       async () => {
         let connected = false;
         try {
@@ -172,8 +142,7 @@ export async function probeNode(node: NodeConfig, options: ProbeOptions = {}): P
             { connectTimeoutMs, queryTimeoutMs, applicationName: 'pgwarden-topology' },
             async (client) => {
               connected = true;
-              const { rows } = await client.query<ProbeRow>(PROBE_SQL);
-              return rows[0] as ProbeRow;
+              return observeNode(client);
             },
           );
         } catch (error) {
@@ -190,7 +159,7 @@ export async function probeNode(node: NodeConfig, options: ProbeOptions = {}): P
           logger.debug('topology probe: retrying', { node: node.name, attempt, delayMs, error: describeError(rootFailure(error)) }),
       },
     );
-    return rowToProbe(row, base(ip));
+    return readingToProbe(reading, base(ip));
   } catch (caught) {
     const failure = rootFailure(caught);
     const error = describeError(failure instanceof ProbeConnectError || failure instanceof ProbeQueryError ? failure.cause : failure);
@@ -205,21 +174,18 @@ export async function probeNode(node: NodeConfig, options: ProbeOptions = {}): P
   }
 }
 
-function rowToProbe(row: ProbeRow, base: ProbeBase): PrimaryProbe | ReplicaProbe {
-  if (!row.in_recovery) {
-    return { ...base, state: 'primary', timeline: row.wal_timeline ?? row.checkpoint_timeline, currentLsn: row.current_lsn ?? '0/0' };
-  }
-  const receiveLsn = row.receive_lsn;
-  const replayLsn = row.replay_lsn;
+function readingToProbe(reading: NodeReading, base: ProbeBase): PrimaryProbe | ReplicaProbe {
+  if (!reading.recovery) return { ...base, state: 'primary', timeline: reading.timeline, currentLsn: reading.currentLsn ?? '0/0' };
+  const { receiveLsn, replayLsn, lagSeconds } = reading;
   return {
     ...base,
     state: 'replica',
-    timeline: row.received_timeline ?? row.checkpoint_timeline,
+    timeline: reading.timeline,
     receiveLsn,
     replayLsn,
-    replayPaused: row.replay_paused === true,
+    replayPaused: reading.replayPaused,
     lagBytes: receiveLsn && replayLsn ? lsnDistance(receiveLsn, replayLsn) : null,
-    lagSeconds: row.lag_seconds === null ? null : Math.max(0, Math.round(row.lag_seconds * 1000) / 1000),
+    lagSeconds: lagSeconds === null ? null : Math.max(0, Math.round(lagSeconds * 1000) / 1000),
   };
 }
 

@@ -1,5 +1,12 @@
-import type { AlertEvent, AlertPublisher, AlertRule, AlertStateStore, LifecycleTiming, NewAlertEvent } from '../alerts/index.ts';
-import { createAlertEvent, createAlertStateStore, createMemoryAlertStateStore, previewAlerts } from '../alerts/index.ts';
+import type { AlertEvent, AlertPublisher, AlertStateStore, LifecycleTiming } from '../alerts/index.ts';
+import {
+  applyAndPublish,
+  createAlertEvent,
+  createAlertStateStore,
+  createMemoryAlertStateStore,
+  previewAlerts,
+  rethrowCause,
+} from '../alerts/index.ts';
 import type { ClusterConfig, TopologySettings } from '../config/index.ts';
 import { formatBytes } from '../config/index.ts';
 import type { Cluster } from '../db/index.ts';
@@ -8,9 +15,10 @@ import { silentLogger } from '../log/index.ts';
 import { describeError } from '../redact/index.ts';
 import type { DesiredEndpoints, EndpointAddress, EndpointsWriter } from './endpoints.ts';
 import { endpointsSignature } from './endpoints.ts';
+import { lifecycleObservations, type MakeEvent } from './observations.ts';
 import { type EndpointsPlan, planEndpoints } from './plan.ts';
 import { type NodeProbe, type PrimaryProbe, probeCluster } from './probe.ts';
-import { type TopologyVerdict, verifyTopology } from './verify.ts';
+import { type TopologyVerdict, verifyTopology, writablePrimary } from './verify.ts';
 
 /** A node as the result names it. */
 export interface NodeRef {
@@ -44,14 +52,17 @@ export interface EndpointsWrite {
 export interface TopologyResult {
   cluster: string;
   verdict: TopologyVerdict['kind'];
-  /** The verified primary; null unless the verdict is `ok`. */
+  /**
+   * The node the RW endpoints point at: the one primary, or with several the one on a strictly newer timeline;
+   * null when no node may take writes (none is primary, or several cannot be ordered).
+   */
   primary: NodeRef | null;
   /** Every node that said it is primary (two or more is split brain). */
   primaries: NodeRef[];
   replicas: ReplicaStatus[];
   down: FailedNode[];
   unknown: FailedNode[];
-  /** What the read-write and read-only endpoints should hold; null when the verdict forbids writing. */
+  /** What the read-write and read-only endpoints should hold (RW empty: writes go nowhere); null with no primary. */
   desired: { rw: EndpointAddress[]; ro: EndpointAddress[] } | null;
   /** `managed`: written; `dry_run`: read and compared only; `unmanaged`: no Kubernetes writer (or disabled). */
   endpoints: 'managed' | 'dry_run' | 'unmanaged';
@@ -96,9 +107,10 @@ const list = (names: readonly string[]) => (names.length > 0 ? names.join(', ') 
 const hostPort = (a: EndpointAddress) => `${a.ip}:${a.port}`;
 
 /**
- * One topology run for one cluster: probe every node, verify there is exactly one primary, plan the RW and RO
- * endpoints, write each object on its own (a failure on one does not stop the other, and heals on the next run),
- * and raise events: `multiple_primaries` / `no_primary` (critical; nothing is written), `topology_changed` when
+ * One topology run for one cluster: probe every node, settle who is primary (shared/nodes' one rule), plan the RW
+ * and RO endpoints, write each object on its own (a failure on one does not stop the other, and heals on the next
+ * run), and raise events: `multiple_primaries` (critical; RW follows the strictly newer timeline, or is emptied
+ * when the primaries cannot be ordered), `no_primary` (critical; nothing is written), `topology_changed` when
  * the RW target moves, `endpoints_drift` when an object was changed by someone else, and `node_down` /
  * `replica_lag` through the alert lifecycle. Node failures and unsafe topologies are values in the result;
  * only a broken publisher or control database throws.
@@ -125,6 +137,7 @@ export async function runTopology(options: RunTopologyOptions): Promise<Topology
     lookup: options.lookup,
   });
   const verdict = verifyTopology(probes);
+  const routed = writablePrimary(verdict);
   const plan = planEndpoints(verdict, {
     namespace: settings.namespace,
     rwService: settings.rwService,
@@ -140,7 +153,7 @@ export async function runTopology(options: RunTopologyOptions): Promise<Topology
     for (const desired of [plan.rw, plan.ro]) writes.push(await (dryRun ? previewWrite : applyWrite)(writer, desired, logger));
   }
 
-  const makeEvent = (input: Omit<NewAlertEvent, 'cluster' | 'client' | 'namespace'>) =>
+  const makeEvent: MakeEvent = (input) =>
     createAlertEvent({ ...input, cluster: cluster.name, client: 'topology', namespace: settings.namespace }, clock);
   const oneOff = [
     ...changeEvents(verdict, plan, writes, probes, { previous: options.previous, port: settings.port }, makeEvent),
@@ -155,18 +168,16 @@ export async function runTopology(options: RunTopologyOptions): Promise<Topology
     events = [...oneOff, ...(await previewAlerts(store, cluster.name, observations, clock(), timing))];
   } else {
     if (oneOff.length > 0) await options.publisher.publish(oneOff);
-    const sent: AlertEvent[] = [];
-    await store.apply({ lockKey: cluster.name, observations, timing }, async (batch) => {
-      await options.publisher.publish(batch);
-      sent.push(...batch);
-    });
-    events = [...oneOff, ...sent];
+    // Recorded in the lifecycle's transaction, queued after COMMIT: a fleet never starves the pool (issue 13).
+    const published = await applyAndPublish(store, { lockKey: cluster.name, observations, timing }, options.publisher).catch(rethrowCause);
+    await published.dispatch().catch(rethrowCause);
+    events = [...oneOff, ...published.events];
   }
 
   const result: TopologyResult = {
     cluster: cluster.name,
     verdict: verdict.kind,
-    primary: verdict.kind === 'ok' ? ref(verdict.primary) : null,
+    primary: routed ? ref(routed) : null,
     primaries: verdict.kind === 'ok' ? [ref(verdict.primary)] : verdict.kind === 'multiple_primaries' ? verdict.primaries.map(ref) : [],
     replicas: verdict.replicas.map((r) => ({ ...ref(r), lagBytes: r.lagBytes, lagSeconds: r.lagSeconds })),
     down: verdict.down.map((p) => ({ ...ref(p), error: p.error })),
@@ -215,8 +226,6 @@ async function previewWrite(writer: EndpointsWriter, desired: DesiredEndpoints, 
   }
 }
 
-type MakeEvent = (input: Omit<NewAlertEvent, 'cluster' | 'client' | 'namespace'>) => AlertEvent;
-
 /** Names the nodes behind addresses (by the node hint the writer kept, else by matching a probed address). */
 function namesOf(addresses: readonly EndpointAddress[], probes: readonly NodeProbe[], port: (p: NodeProbe) => number): string[] {
   return addresses.map((a) => a.node ?? probes.find((p) => p.ip === a.ip && port(p) === a.port)?.node ?? hostPort(a));
@@ -234,9 +243,9 @@ function changeEvents(
   context: { previous: TopologyResult | undefined; port: number | undefined },
   makeEvent: MakeEvent,
 ): AlertEvent[] {
-  if (verdict.kind !== 'ok' || plan.kind !== 'planned') return [];
+  const primary = writablePrimary(verdict);
+  if (primary === null || plan.kind !== 'planned') return [];
   const { previous } = context;
-  const primary = verdict.primary;
   const port = (p: NodeProbe) => context.port ?? p.port;
   const rwWrite = writes.find((w) => w.service === plan.rw.service);
   let oldNames: string[] | undefined;
@@ -300,81 +309,6 @@ function driftEvents(plan: EndpointsPlan, writes: readonly EndpointsWrite[], mak
     });
 }
 
-/**
- * Every lifecycle rule evaluated this run, one observation per dedup key: `firing` when breached, `resolved`
- * when it holds fine. Nodes whose lag is unknown (down, unknown) are not observed for replica_lag.
- */
-function lifecycleObservations(
-  cluster: string,
-  verdict: TopologyVerdict,
-  probes: readonly NodeProbe[],
-  maxLagBytes: number,
-  makeEvent: MakeEvent,
-): AlertEvent[] {
-  const observe = (rule: AlertRule, breached: boolean, fields: { summary: string; node?: string; value?: number; threshold?: number }) =>
-    makeEvent({
-      rule,
-      severity: rule === 'node_down' || rule === 'replica_lag' ? 'warning' : 'critical',
-      status: breached ? 'firing' : 'resolved',
-      ...fields,
-    });
-  const names = (state: NodeProbe['state']) => probes.filter((p) => p.state === state).map((p) => p.node);
-  const out: AlertEvent[] = [];
-
-  if (verdict.kind === 'multiple_primaries') {
-    const claims = verdict.primaries.map((p) => `${p.node} (timeline ${p.timeline ?? '?'}, LSN ${p.currentLsn})`);
-    out.push(
-      observe('multiple_primaries', true, {
-        value: verdict.primaries.length,
-        summary: `${verdict.primaries.length} nodes claim to be primary: ${claims.join(', ')}; replicas: ${list(names('replica'))}; down: ${list(names('down'))}; endpoints left unchanged`,
-      }),
-    );
-  } else {
-    out.push(
-      observe('multiple_primaries', false, { value: names('primary').length, summary: `${cluster} no longer has several primaries` }),
-    );
-  }
-
-  if (verdict.kind === 'no_primary') {
-    out.push(
-      observe('no_primary', true, {
-        value: 0,
-        summary: `no node of ${cluster} is primary: replicas: ${list(names('replica'))}; down: ${list(names('down'))}; unknown: ${list(names('unknown'))}; endpoints left unchanged`,
-      }),
-    );
-  } else {
-    out.push(observe('no_primary', false, { value: names('primary').length, summary: `${cluster} has a primary again` }));
-  }
-
-  for (const probe of probes) {
-    const address = `${probe.host}:${probe.port}`;
-    out.push(
-      probe.state === 'down'
-        ? observe('node_down', true, { node: probe.node, summary: `${probe.node} (${address}) is down: ${probe.error}` })
-        : observe('node_down', false, { node: probe.node, summary: `${probe.node} (${address}) answers again (${probe.state})` }),
-    );
-    if (probe.state === 'replica' && probe.lagBytes !== null) {
-      const lagging = probe.lagBytes > maxLagBytes;
-      const paused = probe.replayPaused ? ' (replay is paused)' : '';
-      out.push(
-        observe('replica_lag', lagging, {
-          node: probe.node,
-          value: probe.lagBytes,
-          threshold: maxLagBytes,
-          summary: lagging
-            ? `${probe.node} is ${formatBytes(probe.lagBytes)} behind the primary${paused}, over ${formatBytes(maxLagBytes)}: left out of read-only endpoints`
-            : `${probe.node} is ${formatBytes(probe.lagBytes)} behind, within ${formatBytes(maxLagBytes)}`,
-        }),
-      );
-    } else if (probe.state === 'primary') {
-      out.push(
-        observe('replica_lag', false, { node: probe.node, value: 0, threshold: maxLagBytes, summary: `${probe.node} is primary now` }),
-      );
-    }
-  }
-  return out;
-}
-
 function logRun(logger: Logger, result: TopologyResult, plan: EndpointsPlan, disabled: boolean): void {
   const fields = {
     verdict: result.verdict,
@@ -389,6 +323,8 @@ function logRun(logger: Logger, result: TopologyResult, plan: EndpointsPlan, dis
     events: result.events.length,
   };
   if (result.verdict === 'ok') logger.info('topology checked', fields);
-  else logger.error(`topology unsafe (${result.verdict}): endpoints left unchanged`, fields);
+  else if (plan.kind === 'blocked') logger.error(`topology unsafe (${result.verdict}): endpoints left unchanged`, fields);
+  else if (result.primary) logger.error(`topology unsafe (${result.verdict}): read-write follows the newest timeline`, fields);
+  else logger.error(`topology unsafe (${result.verdict}): the primaries cannot be ordered; read-write endpoints emptied`, fields);
   if (disabled) logger.info('topology: manageEndpoints is off; endpoints are not written');
 }

@@ -1,3 +1,4 @@
+import { choosePrimary, writeTarget } from '../nodes/index.ts';
 import type { DownProbe, NodeProbe, PrimaryProbe, ReplicaProbe, UnknownProbe } from './probe.ts';
 
 /** The nodes that did not take part in the verdict, listed in every outcome. */
@@ -13,10 +14,17 @@ export interface TopologyOk extends VerdictRest {
   primary: PrimaryProbe;
 }
 
-/** Several nodes accept writes (split brain): writing any endpoint could send clients to the wrong one. */
+/**
+ * Several nodes accept writes (split brain). The one rule for who is primary (shared/nodes) settles where writes
+ * go: to the one on a strictly newer timeline, else nowhere.
+ */
 export interface TopologyMultiplePrimaries extends VerdictRest {
   kind: 'multiple_primaries';
   primaries: PrimaryProbe[];
+  /** The primary on a strictly newer timeline than every other: the RW endpoints follow it. Null: none can be told. */
+  primary: PrimaryProbe | null;
+  /** The primaries `primary` supersedes: stale, they never take writes (empty when `primary` is null). */
+  superseded: PrimaryProbe[];
 }
 
 /** No reachable node accepts writes: failover has not happened (yet), or every node is down. */
@@ -38,8 +46,20 @@ export function verifyTopology(probes: readonly NodeProbe[]): TopologyVerdict {
     down: probes.filter((p): p is DownProbe => p.state === 'down'),
     unknown: probes.filter((p): p is UnknownProbe => p.state === 'unknown'),
   };
-  const [primary] = primaries;
-  if (primaries.length > 1) return { kind: 'multiple_primaries', primaries, ...rest };
-  if (primary) return { kind: 'ok', primary, ...rest };
-  return { kind: 'no_primary', ...rest };
+  const verdict = choosePrimary(primaries.map((probe) => ({ probe, name: probe.node, writable: true, timeline: probe.timeline })));
+  switch (verdict.kind) {
+    case 'none':
+      return { kind: 'no_primary', ...rest };
+    case 'single':
+      return { kind: 'ok', primary: verdict.primary.probe, ...rest };
+    default: {
+      const superseded = verdict.kind === 'superseded' ? verdict.superseded.map((s) => s.probe) : [];
+      return { kind: 'multiple_primaries', primaries, primary: writeTarget(verdict)?.probe ?? null, superseded, ...rest };
+    }
+  }
+}
+
+/** The primary the RW endpoints point at under a verdict, or null when no node may take writes. */
+export function writablePrimary(verdict: TopologyVerdict): PrimaryProbe | null {
+  return verdict.kind === 'no_primary' ? null : verdict.primary;
 }

@@ -17,8 +17,11 @@ export class WatchdogOptionsError extends WatchdogError {
 export class WatchdogPublishError extends WatchdogError {
   override name = 'WatchdogPublishError';
   readonly cluster: string;
-  constructor(cluster: string, options: { cause: unknown }) {
-    super(`publishing the alerts of cluster ${cluster} failed`, options);
+  /** True when the events are in the delivery ledger already (only the hand-off to the queue failed). */
+  readonly recorded: boolean;
+  constructor(cluster: string, options: { cause: unknown; recorded?: boolean }) {
+    super(`publishing the alerts of cluster ${cluster} failed`, { cause: options.cause });
     this.cluster = cluster;
+    this.recorded = options.recorded ?? false;
   }
 }

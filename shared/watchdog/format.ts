@@ -35,6 +35,8 @@ export interface WatchdogJsonCheck {
 
 export interface WatchdogJson {
   checks: WatchdogJsonCheck[];
+  /** What went wrong outside the nodes (the alert state, publishing), one secret-free line each; empty when nothing. */
+  problems: string[];
 }
 
 function quoted(text: string): string {
@@ -67,8 +69,8 @@ function jsonStats(stats: WatchdogJsonStats): WatchdogJsonStats {
   return Object.fromEntries(JSON_STATS_KEYS.map((key) => [key, stats[key]])) as WatchdogJsonStats;
 }
 
-/** The `--json` document (issue 3): exactly these keys, in this order. */
-export function toWatchdogJson(result: Pick<WatchdogResult, 'checks'>): WatchdogJson {
+/** The `--json` document (issue 3; `problems` since issue 13): exactly these keys, in this order. */
+export function toWatchdogJson(result: Pick<WatchdogResult, 'checks' | 'problems'>): WatchdogJson {
   return {
     checks: result.checks.map((check) => ({
       cluster: check.cluster,
@@ -86,5 +88,6 @@ export function toWatchdogJson(result: Pick<WatchdogResult, 'checks'>): Watchdog
         summary: event.summary,
       })),
     })),
+    problems: [...result.problems],
   };
 }

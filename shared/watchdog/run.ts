@@ -2,16 +2,22 @@
  * The watchdog use case: check every node of the fleet in parallel, turn the stats into rule outcomes, run them
  * through the alert lifecycle, publish what it lets through. The Lambda handler and the CLI are thin callers.
  */
-import { type AlertEvent, type AlertPublisher, createAlertStateStore, type LifecycleTiming } from '../alerts/index.ts';
+import {
+  ALERT_PATH_CONCURRENCY,
+  type AlertEvent,
+  type AlertPublisher,
+  type AlertStateStore,
+  createAlertStateStore,
+} from '../alerts/index.ts';
 import type { ClusterConfig, WatchdogSettings } from '../config/index.ts';
 import { nodeAddress } from '../config/index.ts';
 import type { Cluster } from '../db/index.ts';
 import type { Logger } from '../log/index.ts';
 import { silentLogger } from '../log/index.ts';
-import { describeError } from '../redact/index.ts';
+import { type AlertPathRun, runAlertPath } from './alert-path.ts';
 import { mapWithConcurrency } from './concurrency.ts';
-import { WatchdogOptionsError, WatchdogPublishError } from './errors.ts';
-import { formatCheckLine, formatEvent } from './format.ts';
+import { WatchdogOptionsError } from './errors.ts';
+import { formatCheckLine } from './format.ts';
 import { createTestEvent, evaluateNode, type RuleTarget } from './rules.ts';
 import { type ConnectionStats, checkNode, type NodeCheckOutcome } from './stats.ts';
 
@@ -20,8 +26,13 @@ export interface RunWatchdogOptions {
   clusters: readonly ClusterConfig[];
   /** The watchdog settings of one cluster (`(c) => watchdogSettingsFor(config, c)`). */
   settings: (cluster: ClusterConfig) => WatchdogSettings;
-  /** The control database holding `pgwarden.alert_state`. Without it (or in dry-run) every breach is reported. */
+  /** The control database holding `pgwarden.alert_state`. Without it or `alertStore` (or in dry-run) every breach is reported. */
   stateDb?: Cluster;
+  /**
+   * The lifecycle to use instead of the control database's: `watchdog --interval` without one keeps it in memory
+   * across rounds (`createMemoryAlertStateStore`), so `for` and `repeatInterval` hold there too.
+   */
+  alertStore?: AlertStateStore;
   publisher: AlertPublisher;
   logger?: Logger;
   clock?: () => Date;
@@ -53,7 +64,8 @@ export interface WatchdogResult {
   published: number;
   /** `stateful` when the alert state decided what to send, `stateless` when every breach was reported. */
   lifecycle: 'stateful' | 'stateless';
-  /** Failures that are not a node's: the control database or the publisher (secret-free, one line each). */
+  /** Failures that are not a node's: the control database or the publisher (secret-free, one line each).
+   * Any entry makes the CLI exit 1, and `--json` lists them. */
   problems: string[];
 }
 
@@ -114,73 +126,40 @@ export async function runWatchdog(options: RunWatchdogOptions): Promise<Watchdog
   }));
   for (const check of checks) logger.info(formatCheckLine(check));
 
-  const store = options.stateDb && !dryRun ? createAlertStateStore(options.stateDb, { clock }) : undefined;
+  const store = dryRun
+    ? undefined
+    : (options.alertStore ?? (options.stateDb ? createAlertStateStore(options.stateDb, { clock }) : undefined));
   const problems: string[] = [];
   let published = 0;
-
   const sent: AlertEvent[] = [];
-  /** Hands events to the publisher (in dry-run: logs them) and records them as this run's events. */
-  const publish = async (cluster: string, events: AlertEvent[]) => {
-    if (events.length === 0) return;
-    if (dryRun) {
-      for (const event of events) logger.info(`[dry-run] would send: ${formatEvent(event)}`);
-    } else {
-      try {
-        await options.publisher.publish(events);
-      } catch (cause) {
-        throw new WatchdogPublishError(cluster, { cause });
-      }
-      published += events.length;
-    }
-    sent.push(...events);
+  const run: AlertPathRun = {
+    store,
+    publisher: options.publisher,
+    dryRun,
+    logger,
+    problems,
+    report(events, handedOver) {
+      sent.push(...events);
+      if (handedOver) published += events.length;
+    },
+    handOffs: [],
   };
 
+  // With a lifecycle, bounded by the rule that sized the control-database pool (control-pool.ts): every cluster
+  // in the alert path has its connection at once, so none waits in the pool's queue behind the fleet (issue 13).
+  // Without one nothing here touches a database (no stateUrl, or dry-run), and every cluster goes at once.
   const clusterNames = [...new Set(checked.map((c) => c.target.cluster))];
-  await Promise.all(
-    clusterNames.map(async (name) => {
-      const group = checked.filter((c) => c.target.cluster === name);
-      const head = group[0] as Checked;
-      const timing: LifecycleTiming = { forMs: head.settings.for, repeatIntervalMs: head.settings.repeatInterval };
-      const observations = group.flatMap((c) => c.observations);
-      const breaches = observations.filter((event) => event.status === 'firing');
-      try {
-        if (store) {
-          let delivered = false;
-          try {
-            await store.apply({ lockKey: name, observations, timing }, async (events) => {
-              await publish(name, events);
-              delivered = true;
-            });
-          } catch (error) {
-            if (error instanceof WatchdogPublishError) throw error;
-            if (delivered) {
-              // Sent, but the new state was not saved: the next check may repeat these once.
-              problems.push(`alert state of cluster ${name} not saved after sending: ${describeError(error)}`);
-              logger.error('alert state not saved after sending', { cluster: name, error: describeError(error) });
-            } else {
-              // The control database failed before anything was sent: report every breach rather than stay silent.
-              problems.push(`alert state of cluster ${name}: ${describeError(error)}`);
-              logger.error('alert state unavailable, reporting every breach without the lifecycle', {
-                cluster: name,
-                error: describeError(error),
-              });
-              await publish(name, breaches);
-            }
-          }
-        } else {
-          await publish(name, breaches);
-        }
-        if (options.forceNotification) {
-          // `test` bypasses the lifecycle: every forced run sends one.
-          await publish(name, [createTestEvent(head.target, head.outcome, head.settings, clock)]);
-        }
-      } catch (error) {
-        const cause = error instanceof WatchdogPublishError ? error.cause : error;
-        problems.push(`${error instanceof Error ? error.message : 'publishing failed'}: ${describeError(cause)}`);
-        logger.error('publishing alerts failed', { cluster: name, error: describeError(cause) });
-      }
-    }),
-  );
+  await mapWithConcurrency(clusterNames, store ? ALERT_PATH_CONCURRENCY : clusterNames.length, async (name) => {
+    const group = checked.filter((c) => c.target.cluster === name);
+    const head = group[0] as Checked;
+    await runAlertPath(run, {
+      name,
+      observations: group.flatMap((c) => c.observations),
+      timing: { forMs: head.settings.for, repeatIntervalMs: head.settings.repeatInterval },
+      test: options.forceNotification ? createTestEvent(head.target, head.outcome, head.settings, clock) : undefined,
+    });
+  });
+  await Promise.all(run.handOffs);
 
   for (const event of sent) {
     const check = checks.find((c) => c.cluster === event.cluster && c.node === event.node);

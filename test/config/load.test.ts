@@ -77,6 +77,70 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reports a duplicate cluster name together with the other problems of the config', () => {
+    const node = { name: 'n', url: 'postgres://u:p@h/d' };
+    expect(
+      problems(() =>
+        loadConfig({
+          env: {},
+          overrides: {
+            clusters: [
+              { name: 'orders', nodes: [node] },
+              { name: 'orders', nodes: [node, node] },
+            ],
+            // A value of the wrong type stops zod before the object's refinements: the case that hid duplicates.
+            proxy: { apiPort: 'x' },
+          },
+        }),
+      ),
+    ).toEqual([
+      'proxy.apiPort: Invalid input: expected number, received NaN',
+      'clusters[1].name: duplicate cluster name "orders"',
+      'clusters[1].nodes[1].name: duplicate node name "n"',
+    ]);
+  });
+
+  it('refuses channels that no configured sender or queue can deliver, listed with every other problem', () => {
+    const refused =
+      'names loki, but no sender is configured for channel loki: set loki.url, or queue.urls.loki (or queue.url) for a sender elsewhere';
+    expect(
+      problems(() =>
+        loadConfig({ env: { PGWARDEN_CHANNELS: 'slack,loki', PGWARDEN_SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T/B/X' } }),
+      ),
+    ).toEqual([`channels[1]: ${refused}`]);
+    expect(
+      problems(() =>
+        loadConfig({
+          env: { PGWARDEN_CHANNELS: 'loki', PGWARDEN_PROXY_API_PORT: 'x' },
+          overrides: {
+            clusters: [
+              { name: 'a', nodes: [{ name: 'n', url: 'postgres://h/d' }] },
+              { name: 'a', nodes: [{ name: 'n', url: 'postgres://h/d' }] },
+            ],
+          },
+        }),
+      ),
+    ).toEqual([
+      'proxy.apiPort: Invalid input: expected number, received NaN',
+      'clusters[1].name: duplicate cluster name "a"',
+      `channels[0]: ${refused}`,
+    ]);
+    // A queue that carries the channel to its sender elsewhere (the deployed watchdog) is a destination.
+    expect(
+      loadConfig({ env: { PGWARDEN_CHANNELS: 'loki', PGWARDEN_QUEUE_URL_LOKI: 'https://sqs.eu-west-1.amazonaws.com/1/loki' } }).channels,
+    ).toEqual(['loki']);
+  });
+
+  it('reads loki.structuredMetadata (default auto) and refuses other values', () => {
+    expect(loadConfig({ env: { PGWARDEN_LOKI_URL: 'https://loki.example' } }).loki?.structuredMetadata).toBe('auto');
+    expect(
+      loadConfig({ env: { PGWARDEN_LOKI_URL: 'https://loki.example', PGWARDEN_LOKI_STRUCTURED_METADATA: 'off' } }).loki?.structuredMetadata,
+    ).toBe('off');
+    expect(
+      problems(() => loadConfig({ env: { PGWARDEN_LOKI_URL: 'https://loki.example', PGWARDEN_LOKI_STRUCTURED_METADATA: 'maybe' } })),
+    ).toEqual(['loki.structuredMetadata: must be auto, on or off']);
+  });
+
   it('requires staleAge where a stale threshold is set, on the cluster that sets it', () => {
     expect(
       problems(() =>
@@ -108,6 +172,7 @@ describe('loadConfig', () => {
     const config = loadLinkedConfig((name) => linked[name], {
       PGWARDEN_CHANNELS: 'slack,loki',
       PGWARDEN_QUEUE_URL_SLACK: 'https://sqs.eu-west-1.amazonaws.com/1/slack',
+      PGWARDEN_QUEUE_URL_LOKI: 'https://sqs.eu-west-1.amazonaws.com/1/loki',
     });
     expect(config.clusters[0]?.nodes[0]?.name).toBe('pg-0');
     expect(config.stateUrl).toBe('postgres://s:state-pw@ctl/pgwarden');

@@ -265,14 +265,38 @@ describe('cluster client (discovered roles)', () => {
     }
   });
 
-  it('refuses to write when two nodes claim to be primary', async () => {
-    // After the previous test pg-1 is primary; starting the old primary again makes a split brain.
+  it('writes to the primary on the newer timeline while the superseded one still accepts writes', async () => {
+    // After the previous test pg-1 is primary on timeline 2; starting the old primary again makes a second one on 1.
     await pg.start('pg-0');
+    const direct = await withConnection(pg.url('pg-0'), {}, async (c) => (await c.query<Who>(WHO)).rows[0]);
+    expect(direct?.recovery).toBe(false);
+    const logger = createMemoryLogger();
+    const db = createCluster({ nodes: pg.nodes.map((n) => ({ name: n.name, url: pg.url(n) })), healthCheck: { intervalMs: 0 }, logger });
+    try {
+      const written = await db.query<Who>(WHO);
+      expect(written.rows[0]).toEqual({ recovery: false, port: pg.node('pg-1').port });
+      expect(db.primaryName()).toBe('pg-1');
+      expect(logger.records.find((r) => r.level === 'error')?.line).toMatch(
+        /writes go to pg-1, on the newest timeline.*pg-1 \(timeline 2\), pg-0 \(timeline 1\)/,
+      );
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('refuses to write, naming them, when two primaries share the newest timeline', async () => {
     const db = createCluster({ nodes: pg.nodes.map((n) => ({ name: n.name, url: pg.url(n) })), healthCheck: { intervalMs: 0 } });
     try {
+      expect((await db.query<Who>(WHO)).rows[0]?.port).toBe(pg.node('pg-1').port);
+      // pg-2 still follows pg-0 (timeline 1): promoted, it starts timeline 2 too, beside pg-1's timeline 2.
+      await pg.promote('pg-2');
+      await db.checkHealth();
       const error = await db.query('select 1').catch((e: unknown) => e);
       expect(error).toBeInstanceOf(NoHealthyNodeError);
-      expect((error as Error).message).toMatch(/more than one node claims to be primary \(pg-0, pg-1\)/);
+      expect((error as Error).message).toBe(
+        'more than one node claims to be primary (pg-0, pg-1, pg-2) and their timelines do not tell which is newest; refusing to write',
+      );
+      expect(db.primaryName()).toBeUndefined();
     } finally {
       await db.close();
     }

@@ -1,7 +1,7 @@
 /** Shared pieces of the delivery tests: a migrated control database, an injected clock, scripted notifiers. */
-import { type AlertEvent, type Channel, createAlertEvent, type NewAlertEvent } from '../../shared/alerts/index.ts';
+import { type AlertEvent, type Channel, createAlertEvent, type DeliveryMessage, type NewAlertEvent } from '../../shared/alerts/index.ts';
 import { type Cluster, createCluster, migrate } from '../../shared/db/index.ts';
-import { MIGRATIONS } from '../../shared/delivery/index.ts';
+import { type AlertQueue, MIGRATIONS } from '../../shared/delivery/index.ts';
 import type { Notifier, SendOutcome } from '../../shared/notifiers/index.ts';
 import { startTestCluster, type TestCluster } from '../harness/cluster.ts';
 
@@ -43,7 +43,7 @@ export async function startLedger(): Promise<Ledger> {
     db,
     url,
     reset: async () => {
-      await db.exec('truncate pgwarden.deliveries');
+      await db.exec('truncate pgwarden.deliveries cascade');
     },
     row: async (id) => {
       const found = (await db.query<LedgerRowView>('select * from pgwarden.deliveries where id = $1', [id])).rows[0];
@@ -115,4 +115,15 @@ export function testEvent(overrides: Partial<NewAlertEvent> = {}, clock?: () => 
     },
     clock,
   );
+}
+
+/** A queue that only keeps what it is given: the test hands the messages to the sender itself, as SQS would. */
+export function holdingQueue(): AlertQueue & { messages: DeliveryMessage[] } {
+  const messages: DeliveryMessage[] = [];
+  return {
+    messages,
+    async publish(batch) {
+      messages.push(...batch);
+    },
+  };
 }

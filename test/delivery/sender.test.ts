@@ -1,20 +1,9 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DeliveryMessage } from '../../shared/alerts/index.ts';
-import { type AlertQueue, createAlertDelivery, processDeliveryBatch } from '../../shared/delivery/index.ts';
+import { createAlertDelivery, processDeliveryBatch } from '../../shared/delivery/index.ts';
 import { createMemoryLogger } from '../../shared/log/index.ts';
 import { clearSecrets, registerSecret } from '../../shared/redact/index.ts';
-import { createTestClock, type Ledger, scriptedNotifier, startLedger, testEvent } from './helpers.ts';
-
-/** A queue that only keeps what it is given: the test hands the messages to the sender itself, as SQS would. */
-function holdingQueue(): AlertQueue & { messages: DeliveryMessage[] } {
-  const messages: DeliveryMessage[] = [];
-  return {
-    messages,
-    async publish(batch) {
-      messages.push(...batch);
-    },
-  };
-}
+import { createTestClock, holdingQueue, type Ledger, scriptedNotifier, startLedger, testEvent } from './helpers.ts';
 
 const record = (message: DeliveryMessage, messageId = `sqs-${message.deliveryId}`) => ({ messageId, body: JSON.stringify(message) });
 
@@ -69,7 +58,7 @@ describe('processDeliveryBatch', () => {
     expect(logger.records.filter((r) => r.message === 'delivery message rejected')).toHaveLength(3);
   });
 
-  it('rejects a message meant for another channel, and one whose channel has no notifier', async () => {
+  it('rejects a message meant for another channel, and counts one whose channel has no notifier as a failed attempt', async () => {
     const { time, messages } = await enqueue(1, ['slack', 'loki']);
     const loki = messages.find((m) => m.channel === 'loki')!;
     const slack = messages.find((m) => m.channel === 'slack')!;
@@ -82,13 +71,19 @@ describe('processDeliveryBatch', () => {
     expect(toSlackSender.batchItemFailures).toEqual([{ itemIdentifier: `sqs-${loki.deliveryId}` }]);
     expect(toSlackSender.results[0]?.error).toBe('message for channel loki reached the slack sender');
 
+    // Not a batch item failure: the ledger owns it now, and its retry policy ends it (see attempts.test.ts).
     const noLoki = await processDeliveryBatch([record(loki)], {
       db: ledger.db,
       notifiers: { slack: scriptedNotifier('slack') },
       clock: time.clock,
     });
-    expect(noLoki.batchItemFailures).toEqual([{ itemIdentifier: `sqs-${loki.deliveryId}` }]);
-    expect(await ledger.row(loki.deliveryId)).toMatchObject({ status: 'pending', retry_count: 0 });
+    expect(noLoki.batchItemFailures).toEqual([]);
+    expect(noLoki.results[0]).toMatchObject({ outcome: 'failed', error: 'no sender is configured for channel loki' });
+    expect(await ledger.row(loki.deliveryId)).toMatchObject({
+      status: 'failed',
+      retry_count: 1,
+      last_error: 'no sender is configured for channel loki',
+    });
   });
 
   it('sends a message delivered twice only once, whether the copies come one after the other or at the same time', async () => {

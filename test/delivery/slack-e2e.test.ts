@@ -187,7 +187,7 @@ describe('alert delivery end to end: ledger + real Slack notifier + loopback Sla
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('the control database is required: give --state-url postgres://… (or set PGWARDEN_STATE_URL)');
     const migrated = await pgwarden(['migrate', 'up', '--state-url', ledger.url]);
-    expect(migrated).toMatchObject({ code: 0, stdout: 'current: 1, 2\n' });
+    expect(migrated).toMatchObject({ code: 0, stdout: 'current: 1, 2, 3\n' });
     const badStatus = await pgwarden(['deliveries', '--status', 'lost', '--state-url', ledger.url]);
     expect(badStatus.code).toBe(2);
     expect(badStatus.stderr).toContain('--status: "lost" is not a delivery status (one of pending, sent, failed, dead)');

@@ -9,45 +9,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { ScheduledEvent, SQSEvent } from 'aws-lambda';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBundles } from '../../infra/build.ts';
 import { freePort } from '../../shared/embedded/index.ts';
+import { scheduledEvent, sqsEvent } from '../functions/lambda-events.ts';
 import { startTestCluster, type TestCluster } from '../harness/cluster.ts';
 import { type SlackFake, startSlackFake } from '../harness/fakes/slack.ts';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const NODE = path.join(ROOT, 'node_modules/.bin/node');
-
-const scheduled: ScheduledEvent = {
-  version: '0',
-  id: '53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa',
-  'detail-type': 'Scheduled Event',
-  source: 'aws.events',
-  account: '123456789012',
-  time: '2026-11-23T00:00:00Z',
-  region: 'eu-west-1',
-  resources: ['arn:aws:events:eu-west-1:123456789012:rule/pgwarden'],
-  detail: {},
-};
-
-function sqsEvent(bodies: string[]): SQSEvent {
-  return {
-    Records: bodies.map((body, i) => ({
-      messageId: `m-${i}`,
-      receiptHandle: `r-${i}`,
-      body,
-      attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'x', ApproximateFirstReceiveTimestamp: '0' },
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:eu-west-1:123456789012:pgwarden-alerts-slack',
-      awsRegion: 'eu-west-1',
-    })),
-  };
-}
 
 describe('function bundles', () => {
   let outdir: string;
@@ -77,6 +49,9 @@ describe('function bundles', () => {
     if (outdir) rmSync(outdir, { recursive: true, force: true });
   });
 
+  /** What the last invoked bundle wrote on stdout (its logs and its EMF metrics). */
+  let lastStdout = '';
+
   /** Imports one bundle in a new process, calls its handler once, returns what it answered. */
   async function invokeBundle(name: string, event: unknown): Promise<unknown> {
     const script = `
@@ -88,26 +63,35 @@ describe('function bundles', () => {
       env: { ...env, EVENT: JSON.stringify(event) },
       timeout: 60_000,
     });
+    lastStdout = stdout;
     const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
     if (!line) throw new Error(`no result from ${name}:\n${stdout}`);
     return JSON.parse(line.slice('RESULT '.length));
   }
 
   it('watchdog answers a scheduled event with the stats of every node', async () => {
-    const out = (await invokeBundle('watchdog', scheduled)) as {
+    const out = (await invokeBundle('watchdog', scheduledEvent)) as {
       checks: Array<{ node: string; stats: { maxConnections: number } | null }>;
     };
     expect(out.checks.map((c) => c.node)).toEqual(['pg-0', 'pg-1']);
     expect(out.checks.every((c) => c.stats?.maxConnections === 100)).toBe(true);
+    // The bundled Powertools Metrics writes its EMF document where Lambda's log agent reads it.
+    const emf = lastStdout
+      .split('\n')
+      .filter((l) => l.includes('"CloudWatchMetrics"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(emf).toContainEqual(expect.objectContaining({ service: 'pgwarden-watchdog', stage: 'test', ChecksRun: 2 }));
   });
 
   it('topology answers a scheduled event with the verified primary', async () => {
-    const out = (await invokeBundle('topology', scheduled)) as { clusters: Array<{ verdict: string; primary: { node: string } | null }> };
+    const out = (await invokeBundle('topology', scheduledEvent)) as {
+      clusters: Array<{ verdict: string; primary: { node: string } | null }>;
+    };
     expect(out.clusters[0]).toMatchObject({ verdict: 'ok', primary: { node: 'pg-0' } });
   });
 
   it('sweep answers a scheduled event with what it swept (migrations applied at cold start)', async () => {
-    expect(await invokeBundle('sweep', scheduled)).toMatchObject({ due: 0, published: 0 });
+    expect(await invokeBundle('sweep', scheduledEvent)).toMatchObject({ due: 0, published: 0 });
   });
 
   it('requeue answers a manual payload and refuses an empty one', async () => {

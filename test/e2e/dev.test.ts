@@ -18,7 +18,7 @@ interface DevState {
   pid: number;
   stateUrl: string;
   clusters: Array<{ name: string; nodes: Array<{ name: string; url: string }> }>;
-  proxy: { rw: number; ro: number; api: number } | null;
+  proxy: { rw: number; ro: number; api: number; apiToken?: string } | null;
 }
 
 function postgresProcessesUnder(dir: string): string[] {
@@ -124,6 +124,22 @@ describe('pgwarden dev (end to end)', () => {
     expect(stdout).toMatch(/delivery\s+pending=0 sent=\d+ failed=[1-9]/);
   }, 220_000);
 
+  it("drains a node through the proxy API with the run's own token, kept in dev.json and never printed", async () => {
+    const { api, apiToken } = state.proxy!;
+    expect(apiToken).toMatch(/^[\w-]{32}$/);
+    const drain = (authorization?: string) =>
+      fetch(`http://127.0.0.1:${api}/nodes/pg-2/drain`, { method: 'POST', headers: authorization ? { authorization } : {} });
+    expect((await drain()).status).toBe(401);
+    expect(await (await drain(`Bearer ${apiToken}`)).json()).toEqual({ node: 'pg-2', drained: true });
+    const undrain = await fetch(`http://127.0.0.1:${api}/nodes/pg-2/undrain`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${apiToken}` },
+    });
+    expect(undrain.status).toBe(200);
+    expect(stdout).toContain('drain/undrain token: proxy.apiToken in');
+    expect(stdout + stderr).not.toContain(apiToken);
+  });
+
   it('stops everything on Ctrl-C: no child process, port or lock left', async () => {
     child.kill('SIGINT');
     expect(await exited).toBe(0);
@@ -134,5 +150,7 @@ describe('pgwarden dev (end to end)', () => {
     await expect(probe.connect()).rejects.toThrow();
     // The webhook's secret path never reached the console.
     expect(stdout + stderr).not.toContain(new URL(slack.url).pathname);
+    // The handlers' CloudWatch metrics (EMF JSON lines) stay out of the local console.
+    expect(stdout).not.toContain('"CloudWatchMetrics"');
   }, 60_000);
 });

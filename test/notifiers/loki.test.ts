@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createMemoryLogger } from '../../shared/log/index.ts';
 import { createLokiNotifier, NotifierConfigError, renderLokiPush } from '../../shared/notifiers/index.ts';
 import { closedPort } from '../harness/cluster.ts';
@@ -163,6 +163,60 @@ describe('createLokiNotifier against a loopback Loki', () => {
       status: 400,
       error: 'loki answered 400: entry for stream has timestamp too old',
     });
+  });
+
+  describe('a Loki that refuses structured metadata (2.x, or allow_structured_metadata: false)', () => {
+    let old: LokiFake;
+    beforeEach(async () => {
+      // A fresh server (a fresh port) per test: the fallback is remembered per push URL for the process.
+      old = await startLokiFake({ structuredMetadata: false });
+    });
+    afterEach(() => old.close());
+
+    const pushes = () => old.requests.map((request) => request.status);
+    const valueLengths = () => old.received.flatMap((push) => push.streams.flatMap((stream) => stream.values.map((v) => v.length)));
+
+    it('auto: sends again at once without metadata, remembers it, and warns once', async () => {
+      const logger = createMemoryLogger();
+      const first = createLokiNotifier({ url: old.url, logger });
+      expect(await first.send(sampleEvent())).toEqual({ kind: 'sent', status: 204 });
+      expect(pushes()).toEqual([400, 204]);
+      expect(valueLengths()).toEqual([2]);
+      expect(old.received[0]?.streams[0]?.values[0]?.[1]).toContain('event_id=7d1c2f4e-8a3b-4c5d-9e6f-0a1b2c3d4e5f');
+
+      // Another notifier for the same server in this process (another sender) knows already: one request each.
+      expect(await first.send(sampleEvent())).toEqual({ kind: 'sent', status: 204 });
+      expect(await createLokiNotifier({ url: old.url, logger }).send(sampleEvent())).toEqual({ kind: 'sent', status: 204 });
+      expect(pushes()).toEqual([400, 204, 204, 204]);
+      expect(valueLengths()).toEqual([2, 2, 2]);
+      expect(logger.records.filter((r) => r.level === 'warn' && /refuses structured metadata/.test(r.message))).toHaveLength(1);
+    });
+
+    it('on: the refusal is a permanent failure quoting Loki, as before', async () => {
+      const outcome = await createLokiNotifier({ url: old.url, structuredMetadata: 'on' }).send(sampleEvent());
+      expect(outcome).toMatchObject({ kind: 'permanent', status: 400 });
+      expect('error' in outcome && outcome.error).toMatch(
+        /^loki answered 400: stream '\{app="pgwarden", cluster="orders", .*includes structured metadata, but this feature is disallowed/,
+      );
+      expect(pushes()).toEqual([400]);
+    });
+
+    it('off: never sends metadata, so the first push is accepted', async () => {
+      const notifier = createLokiNotifier({ url: old.url, structuredMetadata: 'off' });
+      expect(await notifier.send(sampleEvent())).toEqual({ kind: 'sent', status: 204 });
+      expect(await notifier.send(sampleEvent())).toEqual({ kind: 'sent', status: 204 });
+      expect(pushes()).toEqual([204, 204]);
+      expect(valueLengths()).toEqual([2, 2]);
+    });
+  });
+
+  it('off sends no metadata to a Loki that would take it, and a bad mode is refused', async () => {
+    expect(await createLokiNotifier({ url: loki.url, structuredMetadata: 'off' }).send(sampleEvent())).toEqual({
+      kind: 'sent',
+      status: 204,
+    });
+    expect(loki.received[0]?.streams[0]?.values[0]).toHaveLength(2);
+    expect(() => createLokiNotifier({ url: loki.url, structuredMetadata: 'sometimes' as 'on' })).toThrow(NotifierConfigError);
   });
 
   it('gives up at once on a wrong token or a missing tenant (401)', async () => {

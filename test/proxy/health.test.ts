@@ -62,6 +62,9 @@ describe('node monitor', () => {
         await eventually(() => (open.size === 0 ? true : undefined), 5000, 'the hung connection closed by the proxy');
         // The next check starts over on a new connection and reports the same.
         expect((await monitor.check()).ok).toBe(false);
+        // The fast promotion check is held to the same budget: no answer is null (never "not in recovery").
+        expect(await monitor.checkRecovery()).toBeNull();
+        await eventually(() => (open.size === 0 ? true : undefined), 5000, 'the fast check’s hung connection closed');
       } finally {
         await monitor.close();
       }

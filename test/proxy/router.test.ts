@@ -40,6 +40,12 @@ describe('planRoutes', () => {
     });
     expect(tie.primary).toBeNull();
     expect(tie.rwRefusal).toBe('split_brain');
+    // A primary whose timeline could not be read may be the newest one: no guess, read-write goes nowhere.
+    const unknown = planRoutes([node('a', { recovery: false, timeline: 2 }), node('b', { recovery: false, timeline: null })], {
+      maxLagBytes: 100,
+    });
+    expect(unknown.primary).toBeNull();
+    expect(unknown.splitBrain).toEqual({ kind: 'unresolved', primaries: ['a', 'b'], timeline: 2 });
   });
 });
 

@@ -72,22 +72,30 @@ describe('runTopology through failover and split brain', () => {
     expect(steady.changed).toBe(false);
   });
 
-  it('writes nothing and raises a critical multiple_primaries naming both claimants when a replica is promoted beside the primary', async () => {
-    const writesBefore = writeRequests(fake);
+  it('points RW at the primary on the newer timeline, drops the superseded one from RO, and raises a critical multiple_primaries naming both', async () => {
+    // pg-2 follows pg-1 (timeline 2); promoting it while pg-1 keeps running puts it on timeline 3.
     await harness.promote('pg-2');
     const split = await run();
 
     expect(split.verdict).toBe('multiple_primaries');
-    expect(split.primary).toBeNull();
+    expect(split.primary?.node).toBe('pg-2');
     expect(split.primaries.map((p) => p.node)).toEqual(['pg-1', 'pg-2']);
-    expect(split.desired).toBeNull();
-    expect(split).toMatchObject({ applied: false, changed: false, writes: [] });
-    expect(writeRequests(fake)).toBe(writesBefore);
-    // Clients keep reaching the last verified primary.
-    expect(servedBy(fake, 'ha', 'postgres-rw')).toEqual(addressesOf(harness, 'pg-1'));
+    expect(split.applied).toBe(true);
+    expect(servedBy(fake, 'ha', 'postgres-rw')).toEqual(addressesOf(harness, 'pg-2'));
+    // No replica is left: RO falls back to the primary that takes writes, never to the superseded one.
+    expect(servedBy(fake, 'ha', 'postgres-ro')).toEqual(addressesOf(harness, 'pg-2'));
     const critical = split.events.find((e) => e.rule === 'multiple_primaries');
-    expect(critical).toMatchObject({ severity: 'critical', status: 'firing', value: 2 });
+    expect(critical).toMatchObject({
+      severity: 'critical',
+      status: 'firing',
+      value: 2,
+      labels: { primaries: 'pg-1,pg-2', primary: 'pg-2', superseded: 'pg-1' },
+    });
     expect(critical?.summary).toMatch(/pg-1 \(timeline 2, LSN [0-9A-F]+\/[0-9A-F]+\), pg-2 \(timeline 3/);
+    expect(critical?.summary).toContain('read-write endpoints point at pg-2, on the newest timeline; superseded: pg-1');
+    expect(split.events.find((e) => e.rule === 'topology_changed')).toMatchObject({
+      labels: { previous_primary: 'pg-1', primary: 'pg-2' },
+    });
   });
 
   it('writes nothing and raises a critical no_primary when every node is down', async () => {
@@ -99,7 +107,7 @@ describe('runTopology through failover and split brain', () => {
     expect(dark.down.map((d) => d.node)).toEqual(['pg-0', 'pg-1', 'pg-2']);
     expect(dark).toMatchObject({ primary: null, desired: null, applied: false, writes: [] });
     expect(writeRequests(fake)).toBe(writesBefore);
-    expect(servedBy(fake, 'ha', 'postgres-rw')).toEqual(addressesOf(harness, 'pg-1'));
+    expect(servedBy(fake, 'ha', 'postgres-rw')).toEqual(addressesOf(harness, 'pg-2'));
     const events = dark.events.map((e) => `${e.rule}/${e.status}${e.node ? `/${e.node}` : ''}`).sort();
     expect(events).toEqual(['multiple_primaries/resolved', 'no_primary/firing', 'node_down/firing/pg-1', 'node_down/firing/pg-2']);
     expect(dark.events.find((e) => e.rule === 'no_primary')).toMatchObject({ severity: 'critical' });

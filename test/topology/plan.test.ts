@@ -10,10 +10,10 @@ import {
 } from '../../shared/topology/index.ts';
 
 const base = (node: string, port: number) => ({ node, host: 'db.internal', ip: `10.0.0.${port - 5430}`, port, durationMs: 3 });
-const primary = (node: string, port: number): NodeProbe => ({
+const primary = (node: string, port: number, timeline = 1): NodeProbe => ({
   ...base(node, port),
   state: 'primary',
-  timeline: 1,
+  timeline,
   currentLsn: '0/3000000',
 });
 const replica = (node: string, port: number, lagBytes: number | null): NodeProbe => ({
@@ -49,11 +49,32 @@ describe('verifyTopology and planEndpoints', () => {
     expect(plan.roFallback).toBe(false);
   });
 
-  it('blocks planning for split brain and for no primary, as values', () => {
-    const split = verifyTopology([primary('a', 5431), primary('b', 5432), replica('c', 5433, 0)]);
-    expect(split).toMatchObject({ kind: 'multiple_primaries', primaries: [{ node: 'a' }, { node: 'b' }], replicas: [{ node: 'c' }] });
-    expect(planEndpoints(split, names)).toEqual({ kind: 'blocked', verdict: 'multiple_primaries' });
+  it('plans RW on the newer timeline of two primaries, and on nobody when they share one', () => {
+    const resolved = verifyTopology([primary('a', 5431), primary('b', 5432, 2)]);
+    expect(resolved).toMatchObject({ kind: 'multiple_primaries', primary: { node: 'b' }, superseded: [{ node: 'a' }] });
+    const newer = planEndpoints(resolved, names);
+    if (newer.kind !== 'planned') throw new Error(`expected a plan, got ${newer.kind}`);
+    expect(newer.rw.addresses).toEqual([{ ip: '10.0.0.2', port: 5432, node: 'b' }]);
+    // No replica: RO falls back to the primary that takes writes, never to the superseded one.
+    expect(newer.ro.addresses).toEqual([{ ip: '10.0.0.2', port: 5432, node: 'b' }]);
 
+    const split = verifyTopology([primary('a', 5431), primary('b', 5432), replica('c', 5433, 0)]);
+    expect(split).toMatchObject({
+      kind: 'multiple_primaries',
+      primaries: [{ node: 'a' }, { node: 'b' }],
+      primary: null,
+      superseded: [],
+      replicas: [{ node: 'c' }],
+    });
+    const nowhere = planEndpoints(split, names);
+    if (nowhere.kind !== 'planned') throw new Error(`expected a plan, got ${nowhere.kind}`);
+    expect(nowhere.rw).toEqual({ service: 'pg-rw', namespace: 'db', addresses: [], signature: endpointsSignature([]) });
+    expect(nowhere.ro.addresses).toEqual([{ ip: '10.0.0.3', port: 5433, node: 'c' }]);
+    const noReplica = planEndpoints(verifyTopology([primary('a', 5431), primary('b', 5432)]), names);
+    expect(noReplica).toMatchObject({ kind: 'planned', rw: { addresses: [] }, ro: { addresses: [] }, roFallback: false });
+  });
+
+  it('blocks planning when no node is primary, as a value', () => {
     const none = verifyTopology([
       { ...base('a', 5431), state: 'down', error: 'connect ECONNREFUSED' },
       { ...base('b', 5432), state: 'unknown', error: '28P01 password authentication failed' },

@@ -1,10 +1,10 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { alertStateMigration } from '../../shared/alerts/index.ts';
 import { createCluster, migrate } from '../../shared/db/index.ts';
+import { MIGRATIONS, NO_CHANNEL_WARNING } from '../../shared/delivery/index.ts';
 import { blackhole, closedPort, startTestCluster, type TestCluster } from '../harness/cluster.ts';
 import { openSessions } from './sessions.ts';
 
@@ -17,12 +17,43 @@ interface Run {
   stderr: string;
 }
 
-/** The real CLI as a child process, with no PGWARDEN_* variables from the outer environment. */
-function pgwarden(args: string[]): Promise<Run> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('PGWARDEN_')));
+/** The environment of a child CLI: no PGWARDEN_* variables from the outer environment, plus `extra`. */
+function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  return { ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('PGWARDEN_'))), ...extra };
+}
+
+/** The real CLI as a child process. */
+function pgwarden(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(node, [path.join(root, 'bin/pgwarden.ts'), ...args], { cwd: root, env, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr });
+    execFile(
+      node,
+      [path.join(root, 'bin/pgwarden.ts'), ...args],
+      { cwd: root, env: childEnv(extraEnv), timeout: 60_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** The CLI with `--interval`: stopped with SIGTERM once stdout shows `rounds` rounds of `lines` node lines each. */
+function pgwardenRounds(args: string[], rounds: number, lines = 1): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(node, [path.join(root, 'bin/pgwarden.ts'), ...args], { cwd: root, env: childEnv({}) });
+    let stdout = '';
+    let stderr = '';
+    // Bounded: a CLI that never prints its rounds is stopped, and the assertions on its output fail.
+    const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString('utf8');
+      if (stdout.split('\n').filter((line) => line.startsWith('cluster=')).length >= rounds * lines) child.kill('SIGTERM');
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+    });
+    child.on('close', (code) => {
+      clearTimeout(guard);
+      resolve({ code, stdout, stderr });
     });
   });
 }
@@ -39,7 +70,7 @@ describe('pgwarden watchdog (the command line)', () => {
     cluster = await startTestCluster({ replicas: 1 });
     dir = await mkdtemp(path.join(tmpdir(), 'pgwarden-watchdog-cli-'));
     const db = createCluster({ primary: cluster.url('pg-0'), healthCheck: { intervalMs: 0 } });
-    await migrate(db, [alertStateMigration], 'up');
+    await migrate(db, MIGRATIONS, 'up');
     await db.close();
   });
   afterEach(() => sessions.closeAll());
@@ -73,7 +104,8 @@ describe('pgwarden watchdog (the command line)', () => {
     ]);
     expect(run.code).toBe(1);
     const document = JSON.parse(run.stdout);
-    expect(Object.keys(document)).toEqual(['checks']);
+    expect(Object.keys(document)).toEqual(['checks', 'problems']);
+    expect(document.problems).toEqual([]);
     const [ok, failed] = document.checks;
     expect(Object.keys(ok)).toEqual(['cluster', 'node', 'stats', 'error', 'events']);
     expect(ok).toEqual({
@@ -243,5 +275,74 @@ describe('pgwarden watchdog (the command line)', () => {
     const none = await pgwarden(['watchdog']);
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('no nodes to check');
+  });
+
+  it('lists a publish failure under problems in --json and exits 1', async () => {
+    await sessions.idle(cluster.url('pg-1'), 1);
+    const port = await closedPort();
+    const file = path.join(dir, 'queue.yaml');
+    await writeFile(
+      file,
+      [
+        'queue:',
+        `  url: http://127.0.0.1:${port}/000000000000/alerts`,
+        `  endpoint: http://127.0.0.1:${port}`,
+        '  region: us-east-1',
+        '',
+      ].join('\n'),
+    );
+    const run = await pgwarden(
+      [
+        'watchdog',
+        '--json',
+        '--config',
+        file,
+        '--url',
+        watched(),
+        '--cluster',
+        'queued',
+        '--state-url',
+        cluster.url('pg-0'),
+        '--slack-webhook',
+        'http://127.0.0.1:9/services/T0/B0/unused',
+        '--threshold-total',
+        '1',
+      ],
+      { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_MAX_ATTEMPTS: '1' },
+    );
+    expect(run.code).toBe(1);
+    const document = JSON.parse(run.stdout);
+    // The node was checked fine: the exit code is the publish failure's.
+    expect(document.checks.map((c: { error: string | null }) => c.error)).toEqual([null]);
+    expect(document.problems).toHaveLength(1);
+    expect(document.problems[0]).toMatch(
+      /^publishing the alerts of cluster queued failed: 1 of 1 deliveries were not queued; they are recorded as failed and the sweeper will publish them again: /,
+    );
+  });
+
+  it('keeps the lifecycle in memory with --interval and no control database: one alert across rounds, and a warning once', async () => {
+    await sessions.idle(cluster.url('pg-1'), 1);
+    const run = await pgwardenRounds(
+      ['watchdog', '--interval', '100ms', '--url', watched(), '--cluster', 'memory', '--threshold-total', '1'],
+      4,
+    );
+    expect(run.stdout.split('\n').filter((line) => line.startsWith('cluster=memory')).length).toBeGreaterThanOrEqual(4);
+    // Four rounds, one firing alert, repeatInterval 4h: printed once, not once a round.
+    expect(run.stderr.split('rule connections_total').length - 1).toBe(1);
+    expect(run.stderr.split(NO_CHANNEL_WARNING).length - 1).toBe(1);
+  });
+
+  it('warns once at start when no alert channel is configured, in watchdog and topology', async () => {
+    const watchdogRun = await pgwarden(['watchdog', '--url', watched(), '--cluster', 'quiet', '--state-url', cluster.url('pg-0')]);
+    const topologyRun = await pgwarden(['topology', '--url', watched(), '--cluster', 'quiet', '--state-url', cluster.url('pg-0')], {
+      KUBECONFIG: path.join(dir, 'no-such-kubeconfig'),
+      HOME: dir,
+    });
+    for (const run of [watchdogRun, topologyRun]) {
+      expect(run.stderr.split(NO_CHANNEL_WARNING).length - 1).toBe(1);
+      expect(run.stderr).toMatch(/level=warn/);
+    }
+    const configured = await pgwarden(['watchdog', '--url', watched(), '--slack-webhook', 'http://127.0.0.1:9/services/T0/B0/unused']);
+    expect(configured.stderr).not.toContain('no alert channel configured');
   });
 });

@@ -1,6 +1,13 @@
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type AlertPublisher, alertStateMigration, createAlertStateStore, createLogPublisher } from '../../shared/alerts/index.ts';
+import {
+  type AlertPublisher,
+  type AlertStateStore,
+  alertStateMigration,
+  createAlertStateStore,
+  createLogPublisher,
+  createMemoryAlertStateStore,
+} from '../../shared/alerts/index.ts';
 import { type Config, loadConfig, watchdogSettingsFor } from '../../shared/config/index.ts';
 import { type Cluster, createCluster, migrate } from '../../shared/db/index.ts';
 import { createMemoryLogger, silentLogger } from '../../shared/log/index.ts';
@@ -46,12 +53,19 @@ describe('runWatchdog with the alert lifecycle', () => {
     });
   const check = (
     cfg: Config,
-    extra: { dryRun?: boolean; forceNotification?: boolean; stateDb?: Cluster | null; publisher?: AlertPublisher } = {},
+    extra: {
+      dryRun?: boolean;
+      forceNotification?: boolean;
+      stateDb?: Cluster | null;
+      publisher?: AlertPublisher;
+      alertStore?: AlertStateStore;
+    } = {},
   ) =>
     runWatchdog({
       clusters: cfg.clusters,
       settings: (c) => watchdogSettingsFor(cfg, c),
       stateDb: extra.stateDb === null ? undefined : (extra.stateDb ?? stateDb),
+      alertStore: extra.alertStore,
       publisher: extra.publisher ?? publisher,
       logger: silentLogger,
       clock,
@@ -115,6 +129,33 @@ describe('runWatchdog with the alert lifecycle', () => {
       'firing orders/orders-0: 3 connections (threshold 3)',
       'resolved orders/orders-0: 0 connections, under the threshold of 3',
     ]);
+  });
+
+  it('keeps `for` and repeatInterval without a control database when given an in-memory lifecycle (watchdog --interval)', async () => {
+    const cfg = configWith({ thresholds: { total: 3 }, for: '60s', repeatInterval: '1h' });
+    const alertStore = createMemoryAlertStateStore({ clock });
+    const steps: string[][] = [];
+    await sessions.idle(cluster.url('pg-1'), 3);
+    for (const at of [0, 30_000, 60_000, 90_000, 60_000 + HOUR]) {
+      now = start + at;
+      steps.push(sentOf(await check(cfg, { stateDb: null, alertStore })));
+    }
+    await sessions.closeAll();
+    for (const at of [HOUR + 120_000, HOUR + 180_000]) {
+      now = start + at;
+      steps.push(sentOf(await check(cfg, { stateDb: null, alertStore })));
+    }
+    expect(steps).toEqual([
+      [],
+      [],
+      ['orders-0 connections_total firing warning'],
+      [],
+      ['orders-0 connections_total firing warning'],
+      ['orders-0 connections_total resolved warning'],
+      [],
+    ]);
+    // Nothing went through the control database.
+    expect(await createAlertStateStore(stateDb).list()).toEqual([]);
   });
 
   it('re-sends at once when saturation climbs to a higher level, and resolves at the level it reached', async () => {

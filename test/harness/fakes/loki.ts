@@ -10,8 +10,10 @@
  * accepted. Programmed answers (`respondWith`) replace the next calls' answers after the auth checks
  * (`429` + `Retry-After`, `500`, `503`, delays beyond the client timeout).
  *
- * What it does not cover: the protobuf+snappy push format, TLS, Loki's error texts word for word (ours say the same
- * thing in our words), ingestion limits (line size, labels per stream, out-of-order and too-old entries), stream
+ * With `structuredMetadata: false` it refuses entries carrying structured metadata with Loki 2.x's 400, word for word.
+ *
+ * What it does not cover: the protobuf+snappy push format, TLS, Loki's other error texts word for word (ours say the
+ * same thing in our words), ingestion limits (line size, labels per stream, out-of-order and too-old entries), stream
  * sharding, and querying.
  */
 import type { IncomingHttpHeaders } from 'node:http';
@@ -37,6 +39,11 @@ export interface LokiFakeOptions {
   basicAuth?: { username: string; password: string };
   /** Require `X-Scope-OrgID` (Loki with `auth_enabled: true`); when a string, require that tenant. */
   orgId?: boolean | string;
+  /**
+   * `false`: refuse entries that carry structured metadata as Loki 2.x (or 3.x with `allow_structured_metadata:
+   * false`) does: 400 with its own text, word for word. Default true (accept it, as Loki 3 does by default).
+   */
+  structuredMetadata?: boolean;
 }
 
 export interface LokiFake {
@@ -92,6 +99,20 @@ function validatePush(body: unknown): string | LokiStream[] {
   return streams as LokiStream[];
 }
 
+/**
+ * Loki's answer to metadata it may not take, from pkg/validation (DisallowedStructuredMetadataErrorMsg), with the
+ * stream's labels written as Loki prints them (sorted, `{name="value", …}`); undefined when no entry has any.
+ */
+function refuseMetadata(streams: readonly LokiStream[]): string | undefined {
+  const carrying = streams.find((entry) => entry.values.some((value) => value[2] !== undefined && Object.keys(value[2]).length > 0));
+  if (!carrying) return undefined;
+  const labels = Object.entries(carrying.stream)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, value]) => `${name}=${JSON.stringify(value)}`)
+    .join(', ');
+  return `stream '{${labels}}' includes structured metadata, but this feature is disallowed. Please see \`limits_config.allow_structured_metadata\` or contact your Loki administrator to enable it.`;
+}
+
 /** Starts the fake on 127.0.0.1 at a random port. */
 export async function startLokiFake(options: LokiFakeOptions = {}): Promise<LokiFake> {
   const received: LokiPushReceived[] = [];
@@ -132,6 +153,8 @@ export async function startLokiFake(options: LokiFakeOptions = {}): Promise<Loki
       }
       const verdict = validatePush(body);
       if (typeof verdict === 'string') return { status: 400, body: verdict };
+      const refused = options.structuredMetadata === false ? refuseMetadata(verdict) : undefined;
+      if (refused) return { status: 400, body: refused };
       received.push({ headers: req.headers, streams: verdict });
       return { status: 204 };
     },
