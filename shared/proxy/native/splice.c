@@ -118,6 +118,7 @@ struct conn {
   struct conn *dl_prev, *dl_next; /* the thread's pending connects, oldest first */
   bool in_deadlines;
   bool cancel;    /* forwards a CancelRequest: on failure closed, never answered */
+  bool awaiting_first; /* connected ahead of the first packet: it may still be a cancel for another node */
   bool encrypted; /* the server accepted SSL/GSS: counted in the key table's header until closed */
   int key_entry;  /* this session's entry in the key table, -1 none */
   struct keyscan scan;
@@ -489,6 +490,8 @@ static void graveyard_free(struct worker *w) {
 static uint32_t read_events(struct conn *c, int side) {
   struct end *from = &c->ends[side];
   struct end *to = &c->ends[1 - side];
+  /* The first packet is only peeked at (first_packet_late), edge-triggered: not read before it is known. */
+  if (side == 0 && c->awaiting_first) return EPOLLIN | EPOLLRDHUP | EPOLLET;
   uint32_t events = 0;
   if (!from->eof && to->pending == NULL) events |= EPOLLIN;
   if (from->pending != NULL) events |= EPOLLOUT;
@@ -596,6 +599,7 @@ static void on_connected(struct worker *w, struct conn *c) {
 }
 
 static bool first_packet(struct worker *w, struct conn *c, bool ended);
+static void first_packet_late(struct worker *w, struct conn *c, bool ended);
 
 static void on_end_event(struct worker *w, struct end *e, uint32_t events) {
   struct conn *c = e->conn;
@@ -603,6 +607,10 @@ static void on_end_event(struct worker *w, struct end *e, uint32_t events) {
   int side = e == &c->ends[0] ? 0 : 1;
   if (c->state == AWAITING) {
     if (side == 0) first_packet(w, c, (events & (EPOLLRDHUP | EPOLLHUP)) != 0);
+    return;
+  }
+  if (side == 0 && c->awaiting_first) {
+    first_packet_late(w, c, (events & (EPOLLRDHUP | EPOLLHUP)) != 0);
     return;
   }
   if (c->state == CONNECTING) {
@@ -667,7 +675,7 @@ static void conn_connect(struct worker *w, struct conn *c, int node) {
    * may end its side right after its first request: the answer must still reach it), or its reset, which the
    * splice then meets.
    */
-  watch(w, &c->ends[0], 0);
+  watch(w, &c->ends[0], c->awaiting_first ? EPOLLIN | EPOLLRDHUP | EPOLLET : 0);
   deadline_remove(w, c);
   c->node = node;
   c->state = CONNECTING;
@@ -697,6 +705,12 @@ static void conn_refuse(struct worker *w, struct conn *c, int reason) {
   refuse(w, fd, listener, reason, -1, 0);
 }
 
+static uint32_t cancel_hash(const uint8_t *packet, uint32_t size) {
+  uint32_t hash = KEY_HASH_SEED;
+  for (uint32_t i = CANCEL_HEADER; i < size; i++) hash = (hash ^ packet[i]) * KEY_HASH_PRIME;
+  return hash;
+}
+
 /*
  * A CancelRequest (all `size` bytes are in the kernel): taken off the socket, queued for the node that issued its
  * key, or dropped when no node did (as PostgreSQL drops an unknown key: no answer, the connection closed). While
@@ -714,9 +728,7 @@ static void route_cancel(struct worker *w, struct conn *c, uint32_t size) {
   server->pending_len = size;
   server->pending_off = 0;
   const uint8_t *packet = (const uint8_t *)server->pending;
-  uint32_t hash = KEY_HASH_SEED;
-  for (uint32_t i = CANCEL_HEADER; i < size; i++) hash = (hash ^ packet[i]) * KEY_HASH_PRIME;
-  int node = key_lookup(p, be32(&packet[8]), hash);
+  int node = key_lookup(p, be32(&packet[8]), cancel_hash(packet, size));
   int reason = REFUSE_NO_TARGET;
   if (node < 0 && __atomic_load_n(&p->keys[0], __ATOMIC_SEQ_CST) > 0) node = route(p, c->listener, &reason);
   if (node < 0) return conn_close(w, c);
@@ -754,6 +766,49 @@ static bool first_packet(struct worker *w, struct conn *c, bool ended) {
   return false;
 }
 
+/*
+ * The first packet of a client connected ahead of it (on_client): a session's stays for the splice; a cancel whose
+ * key another node issued has its speculative connection undone (a node that gets a connection with no byte logs
+ * nothing) and goes to that node. Waits, edge-triggered, while it is incomplete.
+ */
+static void first_packet_late(struct worker *w, struct conn *c, bool ended) {
+  struct plane *p = w->plane;
+  uint8_t head[CANCEL_HEADER + MAX_KEY_BYTES];
+  ssize_t n = recv(c->ends[0].fd, head, sizeof head, MSG_PEEK);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+  if (n <= 0) {
+    conn_close(w, c);
+    return;
+  }
+  if (n < 8 && !ended) return;
+  uint32_t size = n < 8 ? 0 : be32(head);
+  bool cancel = n >= 8 && be32(&head[4]) == CANCEL_REQUEST && size >= CANCEL_HEADER + 4 && size <= CANCEL_HEADER + MAX_KEY_BYTES;
+  if (cancel && (size_t)n < size && !ended) return;
+  c->awaiting_first = false;
+  if (cancel && (size_t)n >= size) {
+    c->cancel = true;
+    c->scan.phase = SCAN_DONE;
+    if (key_lookup(p, be32(&head[8]), cancel_hash(head, size)) != c->node) {
+      /* Not the node it went to: that connection never happened, for the counters too. */
+      end_close(w, &c->ends[1]);
+      deadline_remove(w, c);
+      __atomic_sub_fetch(&p->open[1 + c->node * 2 + c->listener], 1, __ATOMIC_SEQ_CST);
+      p->slots[w->slot * p->stride + c->node * NODE_FIELDS + c->listener] -= 1;
+      c->node = -1;
+      c->state = AWAITING;
+      route_cancel(w, c, size);
+      return;
+    }
+  }
+  if (c->state != SPLICING) {
+    watch(w, &c->ends[0], 0); /* the node has not answered yet: on_connected watches the client */
+    return;
+  }
+  rewatch(w, c);
+  /* The packet is here: move it now rather than after one more wake-up. */
+  if (c->ends[0].events & EPOLLIN) pump(w, c, 0);
+}
+
 static void on_client(struct worker *w, int fd, int listener) {
   struct plane *p = w->plane;
   tune_socket(fd);
@@ -781,6 +836,18 @@ static void on_client(struct worker *w, int fd, int listener) {
   w->open++;
   /* Most clients' first packet is already here: routed at once, without waking the thread again for it. */
   if (!first_packet(w, c, false)) return;
+  /*
+   * Not yet: connect by the listener's rule meanwhile, as before cancels were routed, so the node's connect and
+   * the client's packet overlap (a new connection per transaction would otherwise wait for both in turn). Only a
+   * cancel for another node undoes it. With no route for the listener, wait: a cancel may still have a node.
+   */
+  int reason = REFUSE_NO_PRIMARY;
+  int node = route(p, listener, &reason);
+  if (node >= 0) {
+    c->awaiting_first = true;
+    conn_connect(w, c, node);
+    return;
+  }
   watch(w, &c->ends[0], EPOLLIN | EPOLLRDHUP | EPOLLET);
   deadline_add(w, c);
 }
