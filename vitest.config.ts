@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
  * and on the JavaScript one (`PGWARDEN_TEST_PROXY_DATA_PATH`, read by test/proxy/helpers.ts), so the fallback a
  * machine without a compiler runs is held to the same tests.
  */
-const PROXY_BEHAVIOUR = ['proxy', 'failover', 'split-brain', 'promotion', 'backend', 'workers', 'data-path'].map(
+const PROXY_BEHAVIOUR = ['proxy', 'failover', 'split-brain', 'promotion', 'backend', 'workers', 'data-path', 'cancel'].map(
   (name) => `test/proxy/${name}.test.ts`,
 );
 

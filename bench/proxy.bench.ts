@@ -8,7 +8,8 @@
  * `npm install` built it) against HAProxy's one thread per CPU (nbthread). More pairs for the record: one thread
  * each, one thread per CPU each (`--workers auto`), and the native path against the JavaScript one. Then
  * failover: from `pg_promote()` returning on the new primary (old one stopped) to the first successful write
- * through the read-write port, median of 5.
+ * through the read-write port, median of 5. And the latency of a query cancel through the read-only port against
+ * direct (cancel-latency.ts, a report).
  *
  * `PGWARDEN_BENCH_SECONDS` sets the seconds per arm (default 30, in rounds of about 5 s). Needs Debian `pgbench`
  * on the PATH; installs `haproxy` with apt-get when missing. Loopback only.
@@ -23,6 +24,7 @@ import { configSchema } from '../shared/config/index.ts';
 import { type EmbeddedCluster, freePort, startEmbeddedCluster } from '../shared/embedded/index.ts';
 import { silentLogger } from '../shared/log/index.ts';
 import { createProxy, type ProxyService } from '../shared/proxy/index.ts';
+import { cancelLatencyRows } from './cancel-latency.ts';
 import type { BenchRow } from './run.ts';
 
 const SECONDS = Number(process.env.PGWARDEN_BENCH_SECONDS ?? 30);
@@ -98,8 +100,9 @@ async function startProxyProcess(
   cluster: EmbeddedCluster,
   workers: string,
   dataPath = 'auto',
-): Promise<{ child: ChildProcess; port: number }> {
+): Promise<{ child: ChildProcess; port: number; roPort: number }> {
   const port = await freePort();
+  const roPort = await freePort();
   const child = spawn(
     path.join(ROOT, 'node_modules', '.bin', 'node'),
     [
@@ -109,7 +112,7 @@ async function startProxyProcess(
       '--rw-port',
       String(port),
       '--ro-port',
-      String(await freePort()),
+      String(roPort),
       '--api-port',
       String(await freePort()),
       '--listen-host',
@@ -124,7 +127,7 @@ async function startProxyProcess(
     { stdio: 'ignore', env: { ...process.env, PGWARDEN_LOG_LEVEL: 'warn' } },
   );
   await waitForListener(port, child, 'pgwarden proxy');
-  return { child, port };
+  return { child, port, roPort };
 }
 
 /** CPU seconds used so far by a process (utime + stime from /proc). */
@@ -346,6 +349,7 @@ export default {
           },
         );
       }
+      rows.push(...(await cancelLatencyRows(cluster, proxyOne.roPort, cluster.replicas()[0] as (typeof cluster.nodes)[number])));
       for (const child of children.splice(0)) child.kill('SIGTERM');
       const handles = proxyFor(cluster, { rw: await freePort(), ro: await freePort() });
       proxies.push(handles);

@@ -7,6 +7,7 @@
  *   the data path) and summed when read. A read may miss a thread's last increment by a moment; never tears a
  *   count across threads.
  */
+import { attachCancelKeys, type CancelKeys, createCancelKeyBuffer } from './cancel-keys.ts';
 import type { ListenerName } from './metrics.ts';
 import type { RefusalReason } from './wire.ts';
 
@@ -27,6 +28,8 @@ export interface CounterBuffers {
   readonly nodes: number;
   readonly open: SharedArrayBuffer;
   readonly slots: SharedArrayBuffer;
+  /** Cancel keys and the nodes that issued them (cancel-keys.ts): shared like the counters, for the same threads. */
+  readonly keys: SharedArrayBuffer;
 }
 
 /** Per node, per thread slot: total rw, total ro, bytes in, bytes out. */
@@ -49,6 +52,8 @@ export interface ProxyCounters {
   readonly buffers: CounterBuffers;
   /** Float64 fields per thread slot in `buffers.slots` (the native path writes the same layout). */
   readonly slotStride: number;
+  /** The cancel-key table (cancel-keys.ts). */
+  readonly keys: CancelKeys;
   /** Takes a client slot unless `max` are open; false when full. */
   reserveClient(max: number): boolean;
   releaseClient(): void;
@@ -67,14 +72,15 @@ export interface ProxyCounters {
   refusals(): Array<[ListenerName, RefusalReason, number]>;
 }
 
-/** New counters for `threads` data-plane threads and `nodes` nodes. */
-export function createCounterBuffers(threads: number, nodes: number): CounterBuffers {
+/** New counters for `threads` data-plane threads and `nodes` nodes, with a cancel-key table for `maxClients`. */
+export function createCounterBuffers(threads: number, nodes: number, maxClients = 1000): CounterBuffers {
   const stride = nodes * NODE_FIELDS + LISTENERS.length * REFUSAL_REASONS.length;
   return {
     threads,
     nodes,
     open: new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * (1 + nodes * LISTENERS.length)),
     slots: new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT * threads * stride),
+    keys: createCancelKeyBuffer(maxClients),
   };
 }
 
@@ -95,6 +101,7 @@ export function attachCounters(buffers: CounterBuffers): ProxyCounters {
   return {
     buffers,
     slotStride: stride,
+    keys: attachCancelKeys(buffers.keys),
     reserveClient(max) {
       if (Atomics.add(open, 0, 1) < max) return true;
       Atomics.sub(open, 0, 1);

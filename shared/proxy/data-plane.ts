@@ -11,20 +11,13 @@
  * and the wire protocol.
  */
 import { connect, createServer, isIP, type Server, Socket } from 'node:net';
+import { cancelKey, classifyFirstPacket, createBackendKeyScanner } from './backend-key.ts';
 import type { ProxyCounters } from './counters.ts';
+import { type ConnectDeadline, createDeadlineQueue } from './deadlines.ts';
+import { type BackendLink, connectBackend, type RawLink, readFirstPacket, socketFor, takeOverConnections, tuneClient } from './handles.ts';
 import { boundPort, listen } from './listen.ts';
 import type { ListenerName } from './metrics.ts';
-import {
-  type BackendLink,
-  connectBackend,
-  type DataPath,
-  type RawLink,
-  socketFor,
-  spliceSockets,
-  spliceWithBackend,
-  takeOverConnections,
-  tuneClient,
-} from './splice.ts';
+import { type DataPath, type SpliceStartup, spliceSockets, spliceWithBackend } from './splice.ts';
 import { type RefusalReason, refuseClient } from './wire.ts';
 
 /** A node as the data plane needs it: where to connect. Nodes are referred to by their index. */
@@ -84,12 +77,6 @@ interface Connection {
 /** TCP keep-alive on client connections, so a vanished client's slot is freed. */
 const CLIENT_KEEPALIVE_MS = 30_000;
 
-interface ConnectDeadline {
-  /** Connected, failed or the client left: the deadline no longer matters. */
-  done: boolean;
-  expire(): void;
-}
-
 /**
  * Least connections with a round-robin tie-break: the candidate with the fewest active connections; among equals,
  * the first at or after `cursor` (the caller advances it), so an idle pool still spreads evenly.
@@ -126,52 +113,6 @@ function connectSocket(
   return server;
 }
 
-/**
- * Backend connect timeouts on one timer: every connect gets the same timeout, so deadlines expire in the order
- * they were added and only the oldest pending one needs a timer. A `setTimeout`/`clearTimeout` per new client
- * (a timer-list insert and removal each) showed in the `pgbench -C` profile; this is an array push.
- */
-function createDeadlineQueue(timeoutMs: number): { add(deadline: ConnectDeadline): void } {
-  let queue: Array<{ at: number; deadline: ConnectDeadline }> = [];
-  let head = 0;
-  let timer: NodeJS.Timeout | undefined;
-  const arm = () => {
-    while (head < queue.length && (queue[head] as { deadline: ConnectDeadline }).deadline.done) head++;
-    if (head === queue.length) {
-      queue = [];
-      head = 0;
-      timer = undefined;
-      return;
-    }
-    if (head > 1024) {
-      queue = queue.slice(head);
-      head = 0;
-    }
-    const next = queue[head] as { at: number };
-    // Unref'd: the pending connects keep the process alive, not their deadline.
-    timer = setTimeout(expire, Math.max(0, next.at - performance.now())).unref();
-  };
-  const expire = () => {
-    const now = performance.now();
-    while (head < queue.length) {
-      const entry = queue[head] as { at: number; deadline: ConnectDeadline };
-      if (!entry.deadline.done && entry.at > now) break;
-      head++;
-      if (!entry.deadline.done) {
-        entry.deadline.done = true;
-        entry.deadline.expire();
-      }
-    }
-    arm();
-  };
-  return {
-    add(deadline) {
-      queue.push({ at: performance.now() + timeoutMs, deadline });
-      if (timer === undefined) arm();
-    },
-  };
-}
-
 /** Creates a thread's data plane (nothing listens until `listen()`). */
 export function createDataPlane(options: DataPlaneOptions): DataPlane {
   const { nodes, slot, counters, maxClients, connectTimeout, dataPath } = options;
@@ -190,13 +131,24 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
     connection.server.destroy();
   };
 
-  /** Answers a client with the reason's error; a bare client gets a `net.Socket` for it (see `socketFor`). */
-  const refuse = (listener: ListenerName, client: Socket | RawLink, reason: RefusalReason, detail?: Record<string, unknown>) => {
+  /**
+   * Answers a client with the reason's error; a bare client gets a `net.Socket` for it (see `socketFor`). `head`:
+   * its first packet, already read to route it.
+   */
+  const refuse = (
+    listener: ListenerName,
+    client: Socket | RawLink,
+    reason: RefusalReason,
+    detail?: Record<string, unknown>,
+    head?: Buffer,
+  ) => {
     counters.refused(slot, listener, reason);
     options.onRefused?.(listener, reason, detail);
     const socket = client instanceof Socket ? client : socketFor(client);
-    refuseClient(socket, reason, connectTimeout);
+    refuseClient(socket, reason, connectTimeout, head);
   };
+  /** Clients whose first packet is awaited: closed with the others. */
+  const awaiting = new Set<() => void>();
 
   const targetFor = (listener: ListenerName): number | RefusalReason => {
     if (listener === 'rw') return routes.primary ?? routes.rwRefusal;
@@ -205,17 +157,67 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
     return routes.primary ?? 'no_target';
   };
 
-  /** A new client: a `net.Socket` (streams path, or a listener net still owns) or a bare handle (takeOverConnections). */
-  const onClient = (listener: ListenerName, accepted: Socket | RawLink) => {
-    let client = accepted;
+  /**
+   * A new client: a `net.Socket` (streams path, or a listener net still owns) or a bare handle (takeOverConnections).
+   * Its first packet is read before a node is chosen (a CancelRequest goes where its key was issued); the wait is
+   * bounded by the connect timeout.
+   */
+  const onClient = (listener: ListenerName, client: Socket | RawLink) => {
     if (client instanceof Socket) client.on('error', () => {});
     else tuneClient(client, CLIENT_KEEPALIVE_MS);
     if (!accepting) return refuse(listener, client, 'shutting_down');
     if (!counters.reserveClient(maxClients)) return refuse(listener, client, 'too_many_clients', { max: maxClients });
-    const node = targetFor(listener);
+    const abort = () => {
+      if (deadline.done) return;
+      deadline.done = true;
+      awaiting.delete(abort);
+      stopReading();
+      client.destroy();
+      counters.releaseClient();
+    };
+    const deadline: ConnectDeadline = { done: false, expire: abort };
+    const stopReading = readFirstPacket(
+      client,
+      (head) => classifyFirstPacket(head) !== 'more',
+      (head, ended) => {
+        if (deadline.done) return;
+        if (head === null) return abort();
+        deadline.done = true;
+        awaiting.delete(abort);
+        routeClient(listener, client, head, ended);
+      },
+    );
+    if (deadline.done) return;
+    awaiting.add(abort);
+    connectDeadlines.add(deadline);
+  };
+
+  /**
+   * Where a first packet goes: a CancelRequest to the node that issued its key (dropped, as PostgreSQL drops an
+   * unknown key, unless encrypted sessions may own it: backend-key.ts), anything else by the listener's rule.
+   */
+  const targetOf = (listener: ListenerName, head: Buffer, cancel: boolean): number | RefusalReason | 'drop' => {
+    if (!cancel) return targetFor(listener);
+    const { pid, keyHash } = cancelKey(head);
+    const node = counters.keys.lookup(pid, keyHash);
+    if (node >= 0) return node;
+    if (counters.keys.encrypted() === 0) return 'drop';
+    const fallback = targetFor(listener);
+    return typeof fallback === 'number' ? fallback : 'drop';
+  };
+
+  /** A client whose first packet is read: routed, connected and spliced, or turned away. */
+  const routeClient = (listener: ListenerName, accepted: Socket | RawLink, head: Buffer, ended: boolean) => {
+    let client = accepted;
+    const cancel = classifyFirstPacket(head) === 'cancel';
+    const node = targetOf(listener, head, cancel);
+    if (node === 'drop') {
+      client.destroy();
+      return counters.releaseClient();
+    }
     if (typeof node === 'string') {
       counters.releaseClient();
-      return refuse(listener, client, node);
+      return refuse(listener, client, node, undefined, head);
     }
     const target = nodes[node] as PlaneNode;
     let connected = false;
@@ -223,6 +225,9 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
     const release = () => {
       if (released) return;
       released = true;
+      // The key goes with the session that owns it, not with the routes (after a failover the old primary still takes it).
+      counters.keys.forget(keyEntry);
+      if (encrypted) counters.keys.encryptedClosed();
       connections[node]?.[listener].delete(connection);
       counters.closed(node, listener);
       counters.releaseClient();
@@ -239,11 +244,31 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       if (connected || released) return;
       abandon();
       const open = client instanceof Socket ? !client.destroyed : !client.closing;
-      if (open) refuse(listener, client, 'backend_unreachable', { node: target.name, error });
+      // A cancel gets no answer, as from PostgreSQL.
+      if (cancel) client.destroy();
+      else if (open) refuse(listener, client, 'backend_unreachable', { node: target.name, error }, head);
       options.onBackendFailed(node);
     };
     const deadline: ConnectDeadline = { done: false, expire: () => fail('connect timeout') };
     const counter = bytes[node] as (typeof bytes)[number];
+    let keyEntry = -1;
+    let encrypted = false;
+    const startup: SpliceStartup = {
+      initial: head,
+      clientEnded: ended,
+      // A cancel's node answers nothing but its close: no key to learn.
+      scanner: cancel
+        ? null
+        : createBackendKeyScanner(
+            (pid, keyHash) => {
+              if (keyEntry < 0) keyEntry = counters.keys.record(pid, keyHash, node);
+            },
+            () => {
+              encrypted = true;
+              counters.keys.encryptedOpened();
+            },
+          ),
+    };
     const raw: RawLink | null =
       dataPath === 'handles'
         ? connectBackend(target.host, target.port, (error) => {
@@ -251,7 +276,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
             if (released) return;
             connected = true;
             deadline.done = true;
-            spliceWithBackend(client, raw as RawLink, counter, release);
+            spliceWithBackend(client, raw as RawLink, counter, release, startup);
           })
         : null;
     // Only a node given by name gets here with a bare client: net.connect resolves it, and the splice takes Sockets.
@@ -262,7 +287,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
         connected: (server) => {
           connected = true;
           deadline.done = true;
-          spliceSockets(client as Socket, server, counter, release, dataPath);
+          spliceSockets(client as Socket, server, counter, release, dataPath, startup);
         },
         failed: fail,
       });
@@ -323,6 +348,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       if (scope !== 'rw') closeSet(sets.ro);
     },
     closeAll() {
+      for (const abort of [...awaiting]) abort();
       for (const sets of connections) {
         closeSet(sets.rw);
         closeSet(sets.ro);

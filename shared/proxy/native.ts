@@ -45,6 +45,8 @@ export interface NativeAddon {
       open: Int32Array;
       slots: Float64Array;
       stride: number;
+      /** The cancel-key table (cancel-keys.ts), read and written by the addon's threads. */
+      keys: Int32Array;
     },
     onEvent: (event: PlaneEvent) => void,
   ) => NativePlane;
@@ -123,6 +125,7 @@ export function createNativeDataPlane(addon: NativeAddon, options: NativeDataPla
       open: new Int32Array(buffers.open),
       slots: new Float64Array(buffers.slots),
       stride: counters.slotStride,
+      keys: new Int32Array(buffers.keys),
     },
     onEvent,
   );

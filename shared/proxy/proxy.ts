@@ -240,7 +240,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
   const dataPath = chooseDataPath(options.dataPath ?? SETTING_PATHS[settings.dataPath], planeNodes);
   /** The JavaScript path's flavour, for the planes that run it (none on the native path). */
   const jsPath = dataPath.path === 'native' ? null : dataPath.path;
-  const counters = attachCounters(createCounterBuffers(threads, nodes.length));
+  const counters = attachCounters(createCounterBuffers(threads, nodes.length, settings.maxClients));
   const workers: WorkerHandle[] = [];
 
   /** Set while `drain()` waits for the last client. */

@@ -12,8 +12,9 @@
  * Both add each chunk's length to two plain number fields; no metric label lookup on the data path.
  * bench/proxy.bench.ts measures both against HAProxy.
  */
-import { isIP, type Server, Socket } from 'node:net';
-import { getSystemErrorName } from 'node:util';
+import { Socket } from 'node:net';
+import type { BackendKeyScanner } from './backend-key.ts';
+import { handleOf, type RawHandle, type RawLink, type StreamWrapBinding, streamWrap, UV_EOF } from './handles.ts';
 
 /** Plain counters the splice adds to; summed into metrics at scrape time. */
 export interface ByteCounter {
@@ -23,9 +24,23 @@ export interface ByteCounter {
   bytesOut: number;
 }
 
+/**
+ * How a session's splice starts: the client's first packet, read to route it (data-plane.ts), goes to the node
+ * first; `scanner` reads the node's startup messages for the cancel key until ReadyForQuery, then is dropped.
+ */
+export interface SpliceStartup {
+  readonly initial: Buffer;
+  /** The client's FIN came with its first packet (read already): the node gets it after `initial`. */
+  readonly clientEnded: boolean;
+  readonly scanner: BackendKeyScanner | null;
+}
+
 /** Splices `client` and `server` both ways with 'data' events and `write()` (the portable path); `onClose` runs once when both are gone. */
-function spliceWithStreams(client: Socket, server: Socket, counter: ByteCounter, onClose: () => void): void {
+function spliceWithStreams(client: Socket, server: Socket, counter: ByteCounter, onClose: () => void, startup: SpliceStartup | null): void {
   const { closedOne } = spliceLifecycle(client, server, onClose);
+  let scanner = startup?.scanner ?? null;
+  if (startup) server.write(startup.initial);
+  if (startup?.clientEnded) server.end();
   const resumeClient = () => client.resume();
   const resumeServer = () => server.resume();
   client.on('data', (chunk: Buffer) => {
@@ -37,6 +52,7 @@ function spliceWithStreams(client: Socket, server: Socket, counter: ByteCounter,
   });
   server.on('data', (chunk: Buffer) => {
     counter.bytesOut += chunk.length;
+    if (scanner && !scanner.feed(chunk, chunk.length)) scanner = null;
     if (!client.write(chunk)) {
       server.pause();
       client.once('drain', resumeServer);
@@ -60,82 +76,6 @@ function spliceWithStreams(client: Socket, server: Socket, counter: ByteCounter,
   client.resume();
   server.resume();
 }
-
-interface RawHandle {
-  useUserBuffer(buffer: Uint8Array): void;
-  readStart(): number;
-  readStop(): number;
-  writeBuffer(req: RawWriteReq, data: Uint8Array): number;
-  shutdown(req: RawShutdownReq): number;
-  onread: ((this: RawHandle) => void) | null;
-}
-
-interface RawWriteReq {
-  handle: RawHandle;
-  oncomplete: (status: number) => void;
-  buffer?: Uint8Array;
-}
-
-interface RawShutdownReq {
-  handle: RawHandle;
-  oncomplete: (status: number) => void;
-}
-
-interface StreamWrapBinding {
-  WriteWrap: new () => RawWriteReq;
-  ShutdownWrap: new () => RawShutdownReq;
-  streamBaseState: Int32Array;
-  kReadBytesOrError: number;
-  kLastWriteWasAsync: number;
-}
-
-function loadStreamWrap(): StreamWrapBinding | null {
-  try {
-    const binding = (process as unknown as { binding(name: string): unknown }).binding('stream_wrap') as Partial<StreamWrapBinding>;
-    if (
-      typeof binding.WriteWrap !== 'function' ||
-      typeof binding.ShutdownWrap !== 'function' ||
-      !binding.streamBaseState ||
-      binding.kReadBytesOrError === undefined
-    )
-      return null;
-    return binding as StreamWrapBinding;
-  } catch {
-    return null;
-  }
-}
-
-const streamWrap = loadStreamWrap();
-
-interface RawTcpHandle extends RawHandle {
-  connect(req: RawConnectReq, address: string, port: number): number;
-  connect6(req: RawConnectReq, address: string, port: number): number;
-  setNoDelay(enable: boolean): number;
-  setKeepAlive(enable: boolean, delaySeconds: number): number;
-  close(callback: () => void): void;
-}
-
-interface RawConnectReq {
-  oncomplete: (status: number) => void;
-}
-
-interface TcpWrapBinding {
-  TCP: new (type: number) => RawTcpHandle;
-  TCPConnectWrap: new () => RawConnectReq;
-  constants: { SOCKET: number };
-}
-
-function loadTcpWrap(): TcpWrapBinding | null {
-  try {
-    const binding = (process as unknown as { binding(name: string): unknown }).binding('tcp_wrap') as Partial<TcpWrapBinding>;
-    if (typeof binding.TCP !== 'function' || typeof binding.TCPConnectWrap !== 'function' || !binding.constants) return null;
-    return binding as TcpWrapBinding;
-  } catch {
-    return null;
-  }
-}
-
-const tcpWrap = streamWrap ? loadTcpWrap() : null;
 
 /** Size of each per-connection, per-direction read buffer (HAProxy's default `tune.bufsize` is 16 kB as well). */
 const RAW_BUFFER_BYTES = 16 * 1024;
@@ -164,14 +104,6 @@ export type DataPath = 'handles' | 'streams';
 /** The data path this runtime supports best. */
 export const defaultDataPath: DataPath = streamWrap ? 'handles' : 'streams';
 
-/** libuv's end of stream (`UV_EOF`), as a read reports it. */
-const UV_EOF = -4095;
-
-function handleOf(socket: Socket): RawHandle | null {
-  const handle = (socket as unknown as { _handle?: RawHandle | null })._handle;
-  return handle && typeof handle.useUserBuffer === 'function' && typeof handle.writeBuffer === 'function' ? handle : null;
-}
-
 /**
  * Moves bytes both ways between two TCP handles (see the module comment). `finish` closes both ends; `buffers`
  * receives the two read buffers, to return once both ends are closed.
@@ -183,10 +115,33 @@ function wireHandles(
   finish: () => void,
   isFinished: () => boolean,
   buffers: Buffer[],
+  startup: SpliceStartup | null,
 ): void {
   const { WriteWrap, ShutdownWrap, streamBaseState, kReadBytesOrError, kLastWriteWasAsync } = streamWrap as StreamWrapBinding;
+  if (startup) {
+    // Queued before any spliced byte: libuv writes a handle's requests in order.
+    const first = new WriteWrap();
+    first.handle = serverHandle;
+    first.buffer = startup.initial;
+    first.oncomplete = (status) => {
+      if (status < 0) finish();
+    };
+    if (serverHandle.writeBuffer(first, startup.initial) !== 0) {
+      finish();
+      return;
+    }
+  }
+  const scanner = startup?.scanner ?? null;
   /** Directions that have seen their source's EOF; the second one ends the splice. */
   let ended = 0;
+  const passFin = (target: RawHandle) => {
+    const shutdown = new ShutdownWrap();
+    shutdown.handle = target;
+    shutdown.oncomplete = (status) => {
+      if (status < 0) finish();
+    };
+    if (target.shutdown(shutdown) !== 0) finish();
+  };
   const wire = (source: RawHandle, target: RawHandle, toServer: boolean) => {
     const buffer = takeBuffer();
     buffers.push(buffer);
@@ -202,7 +157,7 @@ function wireHandles(
     // The view written for the last chunk: a protocol's messages repeat their lengths (pgbench -S: the same query
     // and row sizes), so most chunks reuse it instead of allocating a new Uint8Array per read.
     let chunk = buffer.subarray(0, 0);
-    source.onread = () => {
+    const onread = () => {
       const nread = streamBaseState[kReadBytesOrError] as number;
       if (nread > 0) {
         if (toServer) counter.bytesIn += nread;
@@ -225,19 +180,29 @@ function wireHandles(
         // side right after its last request). Every byte read so far is with the kernel: reading stops while a
         // write is in flight. Both directions ended: done.
         if (++ended === 2) return finish();
-        const shutdown = new ShutdownWrap();
-        shutdown.handle = target;
-        shutdown.oncomplete = (status) => {
-          if (status < 0) finish();
-        };
-        if (target.shutdown(shutdown) !== 0) finish();
+        passFin(target);
       } else if (nread < 0) {
         finish();
       }
     };
+    source.onread = onread;
+    if (!toServer && scanner) {
+      // The node's startup messages, scanned before the client gets them; from ReadyForQuery on, the plain onread.
+      source.onread = () => {
+        const nread = streamBaseState[kReadBytesOrError] as number;
+        if (nread > 0 && !scanner.feed(buffer, nread)) source.onread = onread;
+        onread();
+      };
+    }
     source.readStart();
   };
-  wire(clientHandle, serverHandle, true);
+  if (startup?.clientEnded) {
+    // The client's FIN was read with its first packet: passed on after it, and nothing more to read from it.
+    ended = 1;
+    passFin(serverHandle);
+  } else {
+    wire(clientHandle, serverHandle, true);
+  }
   wire(serverHandle, clientHandle, false);
 }
 
@@ -273,11 +238,11 @@ function spliceLifecycle(a: { destroy(): void }, b: { destroy(): void }, onClose
  * Splices two connected, paused sockets on their TCP handles (see the module comment). Closing either socket
  * (`destroy()`, e.g. fencing) ends the splice; `onClose` runs once both sockets are closed.
  */
-function spliceWithHandles(client: Socket, server: Socket, counter: ByteCounter, onClose: () => void): void {
+function spliceWithHandles(client: Socket, server: Socket, counter: ByteCounter, onClose: () => void, startup: SpliceStartup | null): void {
   const clientHandle = handleOf(client);
   const serverHandle = handleOf(server);
   if (!streamWrap || !clientHandle || !serverHandle) {
-    spliceWithStreams(client, server, counter, onClose);
+    spliceWithStreams(client, server, counter, onClose, startup);
     return;
   }
   const { finish, closedOne, finished, buffers } = spliceLifecycle(client, server, onClose);
@@ -291,95 +256,7 @@ function spliceWithHandles(client: Socket, server: Socket, counter: ByteCounter,
     finish();
     closedOne();
   });
-  wireHandles(clientHandle, serverHandle, counter, finish, finished, buffers);
-}
-
-/** A connection to a node: a `net.Socket`, or a bare TCP handle (`connectBackend`). */
-export interface BackendLink {
-  /** Closes it, connected or not, spliced or not. Idempotent. */
-  destroy(): void;
-}
-
-/** A connection on a bare TCP handle: a node (`connectBackend`) or an accepted client (`takeOverConnections`). */
-export interface RawLink extends BackendLink {
-  readonly handle: RawTcpHandle;
-  /** Runs once the handle is closed; the splice sets its own. */
-  onClosed: (() => void) | null;
-  /** `destroy()` was called, or the handle was handed to a `net.Socket` (`socketFor`). */
-  readonly closing: boolean;
-}
-
-function rawLink(handle: RawTcpHandle): RawLink & { closing: boolean } {
-  const link = {
-    handle,
-    onClosed: null as (() => void) | null,
-    closing: false,
-    destroy() {
-      if (link.closing) return;
-      link.closing = true;
-      handle.close(() => link.onClosed?.());
-    },
-  };
-  return link;
-}
-
-/**
- * Connects to `host:port` (an IP address) on a bare TCP handle, with no-delay and keep-alive as `net.connect`
- * would set them. Per new client this skips what `net.connect` does besides the connect(2): a `net.Socket` with
- * its stream state, the `lookupAndConnect` and `afterConnect` ticks and events, and `destroy()`'s. `done` gets
- * null once connected, or the error code (`ECONNREFUSED`, …); never after `destroy()`. Returns null when the
- * runtime lacks the binding or `host` is a name: use `net.connect` then.
- */
-export function connectBackend(host: string, port: number, done: (error: string | null) => void): RawLink | null {
-  const family = isIP(host);
-  if (!tcpWrap || family === 0) return null;
-  const handle = new tcpWrap.TCP(tcpWrap.constants.SOCKET);
-  const backend = rawLink(handle);
-  const req = new tcpWrap.TCPConnectWrap();
-  req.oncomplete = (status: number) => {
-    if (backend.closing) return;
-    if (status < 0) return done(getSystemErrorName(status));
-    handle.setNoDelay(true);
-    handle.setKeepAlive(true, 0);
-    done(null);
-  };
-  const status = family === 6 ? handle.connect6(req, host, port) : handle.connect(req, host, port);
-  if (status < 0) process.nextTick(() => req.oncomplete(status));
-  return backend;
-}
-
-/**
- * Makes a listening `net.Server` hand over accepted connections as bare TCP handles instead of `net.Socket`s
- * (replacing its handle's `onconnection`, which is where net builds the Socket). Per new client this skips the
- * Socket's construction, its stream state and its `destroy()` ticks; `socketFor` builds one for the rare client
- * that needs the streams API (a refusal). The server still closes as usual. False (nothing changed) when the
- * runtime lacks the bindings or the server is not listening on a TCP handle: keep its 'connection' events then.
- */
-export function takeOverConnections(server: Server, onClient: (client: RawLink) => void): boolean {
-  if (!tcpWrap || !streamWrap) return false;
-  const handle = (server as unknown as { _handle?: { onconnection?: unknown } | null })._handle;
-  if (!handle || typeof handle.onconnection !== 'function') return false;
-  handle.onconnection = (status: number, client: RawTcpHandle | undefined) => {
-    // A failed accept (EMFILE, …) leaves nothing to close; net would emit 'error' on the server for it.
-    if (status < 0 || !client) return;
-    onClient(rawLink(client));
-  };
-  return true;
-}
-
-/**
- * A paused `net.Socket` over a raw client's handle, for the streams API (writing a refusal). The link no longer
- * owns the handle: `destroy()` on it does nothing, close the Socket.
- */
-export function socketFor(client: RawLink): Socket {
-  (client as RawLink & { closing: boolean }).closing = true;
-  return new Socket({ handle: client.handle as never, readable: true, writable: true, pauseOnCreate: true } as never);
-}
-
-/** Sets no-delay and keep-alive on a raw client as `net` does for `noDelay: true` and `setKeepAlive(true, ms)`. */
-export function tuneClient(client: RawLink, keepAliveMs: number): void {
-  client.handle.setNoDelay(true);
-  client.handle.setKeepAlive(true, Math.floor(keepAliveMs / 1000));
+  wireHandles(clientHandle, serverHandle, counter, finish, finished, buffers, startup);
 }
 
 /**
@@ -387,7 +264,13 @@ export function tuneClient(client: RawLink, keepAliveMs: number): void {
  * bare-handle backend (`connectBackend`). Closing either (`destroy()`) ends the splice; `onClose` runs once both
  * are closed.
  */
-export function spliceWithBackend(client: Socket | RawLink, backend: RawLink, counter: ByteCounter, onClose: () => void): void {
+export function spliceWithBackend(
+  client: Socket | RawLink,
+  backend: RawLink,
+  counter: ByteCounter,
+  onClose: () => void,
+  startup: SpliceStartup | null = null,
+): void {
   const { finish, closedOne, finished, buffers } = spliceLifecycle(client, backend, onClose);
   backend.onClosed = () => {
     finish();
@@ -413,7 +296,7 @@ export function spliceWithBackend(client: Socket | RawLink, backend: RawLink, co
     finish();
     return;
   }
-  wireHandles(clientHandle, backend.handle, counter, finish, finished, buffers);
+  wireHandles(clientHandle, backend.handle, counter, finish, finished, buffers, startup);
 }
 
 /** Splices with the given data path (default: the fastest this runtime supports). */
@@ -423,7 +306,8 @@ export function spliceSockets(
   counter: ByteCounter,
   onClose: () => void,
   path: DataPath = defaultDataPath,
+  startup: SpliceStartup | null = null,
 ): void {
-  if (path === 'handles') spliceWithHandles(client, server, counter, onClose);
-  else spliceWithStreams(client, server, counter, onClose);
+  if (path === 'handles') spliceWithHandles(client, server, counter, onClose, startup);
+  else spliceWithStreams(client, server, counter, onClose, startup);
 }

@@ -3,11 +3,11 @@
  * Everything else is spliced byte for byte (https://www.postgresql.org/docs/current/protocol-message-formats.html).
  */
 import type { Socket } from 'node:net';
+import { CANCEL_REQUEST } from './backend-key.ts';
 
 /** Request codes sent in place of a protocol version in the first packet. */
 const SSL_REQUEST = 80877103;
 const GSSENC_REQUEST = 80877104;
-const CANCEL_REQUEST = 80877102;
 
 /**
  * Why the proxy turned a client away, with the SQLSTATE a client sees.
@@ -59,8 +59,9 @@ function encodeErrorResponse(code: string, message: string, detail?: string): Bu
  * Answers a client that will not be proxied: reads its first packet (declining SSL/GSS encryption with 'N' so
  * the client goes on in clear text), then sends the reason's ErrorResponse (its SQLSTATE and message) and closes. psql prints the message, node-pg
  * rejects `connect()` with it. A cancel request gets no answer, as from Postgres. Gives up after `timeoutMs`.
+ * `initial`: what the proxy already read of the client (its first packet, read to route it).
  */
-export function refuseClient(socket: Socket, reason: RefusalReason, timeoutMs: number): void {
+export function refuseClient(socket: Socket, reason: RefusalReason, timeoutMs: number, initial?: Buffer): void {
   const code = REFUSAL_SQLSTATE[reason];
   const message = REFUSAL_MESSAGE[reason];
   let buffered: Buffer = Buffer.alloc(0);
@@ -93,5 +94,6 @@ export function refuseClient(socket: Socket, reason: RefusalReason, timeoutMs: n
   timer.unref();
   socket.on('error', () => finish());
   socket.on('data', onData);
-  socket.resume();
+  if (initial && initial.length > 0) onData(initial);
+  if (!done) socket.resume();
 }

@@ -39,6 +39,18 @@
 #define EVENTS_PER_WAIT 256
 #define KEEPALIVE_IDLE_S 30
 
+/* Cancel routing (cancel-keys.ts, backend-key.ts: the same layout, hashes and parse). */
+#define CANCEL_REQUEST 80877102
+#define CANCEL_HEADER 12
+#define MAX_KEY_BYTES 256
+#define KEY_TABLE_HEADER 4
+#define KEY_FIELDS 4
+#define KEY_FREE 0
+#define KEY_WRITING 1
+#define KEY_USED 2
+#define KEY_HASH_SEED 0x811c9dc5u
+#define KEY_HASH_PRIME 0x01000193u
+
 /* Listener and refusal indexes: the same order as counters.ts (LISTENERS, REFUSAL_REASONS). */
 enum { LISTENER_RW = 0, LISTENER_RO = 1 };
 enum {
@@ -75,7 +87,26 @@ struct end {
   uint32_t events; /* what epoll watches now */
 };
 
-enum conn_state { CONNECTING, SPLICING, CLOSED };
+/*
+ * AWAITING: the client's first packet decides where it goes (a CancelRequest goes to the node that issued its key),
+ * so the node is chosen once it is here; a session's packet is only peeked at and stays in the kernel.
+ */
+enum conn_state { AWAITING, CONNECTING, SPLICING, CLOSED };
+
+/* The server's startup messages up to ReadyForQuery, scanned for BackendKeyData (backend-key.ts does the same). */
+enum scan_phase { SCAN_PRE, SCAN_MESSAGES, SCAN_DONE };
+
+struct keyscan {
+  uint8_t phase;
+  uint8_t header_len;
+  bool in_body;
+  bool is_key;
+  uint8_t header[5];
+  uint32_t remaining;
+  uint32_t body_off;
+  uint32_t pid;
+  uint32_t hash;
+};
 
 struct conn {
   struct end ends[2];
@@ -86,6 +117,11 @@ struct conn {
   struct conn *prev, *next;       /* the thread's connections */
   struct conn *dl_prev, *dl_next; /* the thread's pending connects, oldest first */
   bool in_deadlines;
+  bool cancel;    /* forwards a CancelRequest: on failure closed, never answered */
+  bool awaiting_first; /* connected ahead of the first packet: it may still be a cancel for another node */
+  bool encrypted; /* the server accepted SSL/GSS: counted in the key table's header until closed */
+  int key_entry;  /* this session's entry in the key table, -1 none */
+  struct keyscan scan;
   struct conn *grave_next;
 };
 
@@ -165,6 +201,11 @@ struct plane {
   int stride;
   napi_ref open_ref;
   napi_ref slots_ref;
+
+  /* cancel-keys.ts's table (Int32: [0] encrypted sessions, [1] capacity, then entries of 4 fields). */
+  int32_t *keys;
+  uint32_t key_capacity;
+  napi_ref keys_ref;
   napi_threadsafe_function on_event;
 };
 
@@ -182,8 +223,9 @@ static void count_opened(struct worker *w, int node, int listener) {
   p->slots[w->slot * p->stride + node * NODE_FIELDS + listener] += 1;
 }
 
+/* A client's slot is freed; `node` -1: it never reached one. */
 static void count_closed(struct plane *p, int node, int listener) {
-  __atomic_sub_fetch(&p->open[1 + node * 2 + listener], 1, __ATOMIC_SEQ_CST);
+  if (node >= 0) __atomic_sub_fetch(&p->open[1 + node * 2 + listener], 1, __ATOMIC_SEQ_CST);
   __atomic_sub_fetch(&p->open[0], 1, __ATOMIC_SEQ_CST);
 }
 
@@ -196,6 +238,116 @@ static bool reserve_client(struct plane *p) {
   if (__atomic_fetch_add(&p->open[0], 1, __ATOMIC_SEQ_CST) < p->max_clients) return true;
   __atomic_sub_fetch(&p->open[0], 1, __ATOMIC_SEQ_CST);
   return false;
+}
+
+/* ---------- cancel keys (layout and hashes: cancel-keys.ts) ---------- */
+
+static uint32_t be32(const uint8_t *bytes) {
+  return (uint32_t)bytes[0] << 24 | (uint32_t)bytes[1] << 16 | (uint32_t)bytes[2] << 8 | (uint32_t)bytes[3];
+}
+
+static uint32_t key_home(uint32_t pid, uint32_t hash, uint32_t mask) {
+  return ((pid * 0x9e3779b1u) ^ hash) & mask;
+}
+
+/* Records a key issued by `node`; its entry, or -1 (full: cannot happen while capacity > maxClients). */
+static int key_record(struct plane *p, uint32_t pid, uint32_t hash, int node) {
+  uint32_t mask = p->key_capacity - 1;
+  uint32_t start = key_home(pid, hash, mask);
+  for (uint32_t i = 0; i < p->key_capacity; i++) {
+    uint32_t entry = (start + i) & mask;
+    int32_t *at = &p->keys[KEY_TABLE_HEADER + entry * KEY_FIELDS];
+    int32_t expected = KEY_FREE;
+    if (!__atomic_compare_exchange_n(&at[0], &expected, KEY_WRITING, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) continue;
+    __atomic_store_n(&at[1], (int32_t)pid, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&at[2], (int32_t)hash, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&at[3], node, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&at[0], KEY_USED, __ATOMIC_SEQ_CST);
+    return (int)entry;
+  }
+  return -1;
+}
+
+static void key_forget(struct plane *p, int entry) {
+  if (entry < 0 || (uint32_t)entry >= p->key_capacity) return;
+  __atomic_store_n(&p->keys[KEY_TABLE_HEADER + (uint32_t)entry * KEY_FIELDS], KEY_FREE, __ATOMIC_SEQ_CST);
+}
+
+/* The node that issued the key, or -1. Scans every entry from the key's home (a freed entry leaves no mark). */
+static int key_lookup(struct plane *p, uint32_t pid, uint32_t hash) {
+  uint32_t mask = p->key_capacity - 1;
+  uint32_t start = key_home(pid, hash, mask);
+  for (uint32_t i = 0; i < p->key_capacity; i++) {
+    int32_t *at = &p->keys[KEY_TABLE_HEADER + ((start + i) & mask) * KEY_FIELDS];
+    if (__atomic_load_n(&at[0], __ATOMIC_SEQ_CST) != KEY_USED) continue;
+    if (__atomic_load_n(&at[1], __ATOMIC_SEQ_CST) != (int32_t)pid || __atomic_load_n(&at[2], __ATOMIC_SEQ_CST) != (int32_t)hash) continue;
+    return __atomic_load_n(&at[3], __ATOMIC_SEQ_CST);
+  }
+  return -1;
+}
+
+/* A message header is complete: false when the scan ends (ReadyForQuery, or a length that is no message). */
+static bool scan_header(struct keyscan *k) {
+  k->header_len = 0;
+  uint32_t length = be32(&k->header[1]);
+  if (length < 4 || length > INT32_MAX || k->header[0] == 'Z') return false;
+  k->remaining = length - 4;
+  k->is_key = k->header[0] == 'K' && k->remaining >= 8 && k->remaining <= 4 + MAX_KEY_BYTES;
+  k->body_off = 0;
+  k->pid = 0;
+  k->hash = KEY_HASH_SEED;
+  k->in_body = k->remaining > 0;
+  return true;
+}
+
+/*
+ * Scans bytes from the server (backend-key.ts's scanner, in C): records BackendKeyData for this connection's node,
+ * counts an accepted SSL/GSS request, and ends at ReadyForQuery (the splice then never calls it again).
+ */
+static void scan_server(struct plane *p, struct conn *c, const uint8_t *bytes, size_t length) {
+  struct keyscan *k = &c->scan;
+  size_t at = 0;
+  while (at < length) {
+    if (k->phase == SCAN_PRE && k->header_len == 0) {
+      uint8_t byte = bytes[at];
+      if (byte == 'N') { /* SSL/GSS declined: the session goes on in clear text */
+        at++;
+        continue;
+      }
+      if (byte == 'S' || byte == 'G') {
+        c->encrypted = true;
+        __atomic_add_fetch(&p->keys[0], 1, __ATOMIC_SEQ_CST);
+        k->phase = SCAN_DONE;
+        return;
+      }
+      if (byte != 'R' && byte != 'E' && byte != 'v') {
+        k->phase = SCAN_DONE;
+        return;
+      }
+      k->phase = SCAN_MESSAGES;
+    }
+    if (!k->in_body) {
+      k->header[k->header_len++] = bytes[at++];
+      if (k->header_len == 5 && !scan_header(k)) {
+        k->phase = SCAN_DONE;
+        return;
+      }
+      continue;
+    }
+    size_t take = length - at < k->remaining ? length - at : k->remaining;
+    if (k->is_key) {
+      for (size_t i = at; i < at + take; i++, k->body_off++) {
+        if (k->body_off < 4) k->pid = k->pid << 8 | bytes[i];
+        else k->hash = (k->hash ^ bytes[i]) * KEY_HASH_PRIME;
+      }
+    }
+    at += take;
+    k->remaining -= (uint32_t)take;
+    if (k->remaining == 0) {
+      k->in_body = false;
+      if (k->is_key && c->key_entry < 0) c->key_entry = key_record(p, k->pid, k->hash, c->node);
+    }
+  }
 }
 
 /* ---------- events to JavaScript ---------- */
@@ -278,6 +430,11 @@ static void conn_release(struct worker *w, struct conn *c) {
   c->state = CLOSED;
   c->grave_next = w->graveyard;
   w->graveyard = c;
+  /* The key goes with the session that owns it (not with the routes: after a failover the old primary still takes it). */
+  key_forget(w->plane, c->key_entry);
+  c->key_entry = -1;
+  if (c->encrypted) __atomic_sub_fetch(&w->plane->keys[0], 1, __ATOMIC_SEQ_CST);
+  c->encrypted = false;
   count_closed(w->plane, c->node, c->listener);
   w->open--;
   /* Only a draining proxy waits for its last client; a busy one must not wake JavaScript for it. */
@@ -285,12 +442,13 @@ static void conn_release(struct worker *w, struct conn *c) {
 }
 
 static void end_close(struct worker *w, struct end *e) {
+  /* A cancel's packet may wait here before its node's socket exists. */
+  free(e->pending);
+  e->pending = NULL;
   if (e->fd < 0) return;
   watch(w, e, 0);
   close(e->fd);
   e->fd = -1;
-  free(e->pending);
-  e->pending = NULL;
 }
 
 /* Closes both sockets of a connection (a FIN to each, as `destroy()` in net does). */
@@ -301,8 +459,15 @@ static void conn_close(struct worker *w, struct conn *c) {
   conn_release(w, c);
 }
 
-/* The node did not take the connection: the client goes back to JavaScript to be told so. */
+/*
+ * The node did not take the connection: the client goes back to JavaScript to be told so. A cancel is closed
+ * unanswered (as PostgreSQL answers none), and a client that never sent its first packet in time is closed.
+ */
 static void conn_fail(struct worker *w, struct conn *c, int error) {
+  if (c->cancel || c->state == AWAITING) {
+    conn_close(w, c);
+    return;
+  }
   struct end *client = &c->ends[0];
   int fd = client->fd;
   watch(w, client, 0);
@@ -325,6 +490,8 @@ static void graveyard_free(struct worker *w) {
 static uint32_t read_events(struct conn *c, int side) {
   struct end *from = &c->ends[side];
   struct end *to = &c->ends[1 - side];
+  /* The first packet is only peeked at (first_packet_late), edge-triggered: not read before it is known. */
+  if (side == 0 && c->awaiting_first) return EPOLLIN | EPOLLRDHUP | EPOLLET;
   uint32_t events = 0;
   if (!from->eof && to->pending == NULL) events |= EPOLLIN;
   if (from->pending != NULL) events |= EPOLLOUT;
@@ -390,6 +557,8 @@ static bool pump(struct worker *w, struct conn *c, int side) {
     return true;
   }
   count_bytes(w, c->node, side == 0, (size_t)n);
+  /* Until ReadyForQuery only: one test per read afterwards. Before the client sees the key, the table has it. */
+  if (side == 1 && c->scan.phase != SCAN_DONE) scan_server(w->plane, c, (const uint8_t *)w->scratch, (size_t)n);
   size_t off = 0;
   while (off < (size_t)n) {
     ssize_t m = send(to->fd, w->scratch + off, (size_t)n - off, MSG_NOSIGNAL);
@@ -429,10 +598,21 @@ static void on_connected(struct worker *w, struct conn *c) {
   rewatch(w, c);
 }
 
+static bool first_packet(struct worker *w, struct conn *c, bool ended);
+static void first_packet_late(struct worker *w, struct conn *c, bool ended);
+
 static void on_end_event(struct worker *w, struct end *e, uint32_t events) {
   struct conn *c = e->conn;
   if (c->state == CLOSED || e->fd < 0) return;
   int side = e == &c->ends[0] ? 0 : 1;
+  if (c->state == AWAITING) {
+    if (side == 0) first_packet(w, c, (events & (EPOLLRDHUP | EPOLLHUP)) != 0);
+    return;
+  }
+  if (side == 0 && c->awaiting_first) {
+    first_packet_late(w, c, (events & (EPOLLRDHUP | EPOLLHUP)) != 0);
+    return;
+  }
   if (c->state == CONNECTING) {
     if (side == 1) on_connected(w, c);
     return;
@@ -487,25 +667,163 @@ static int route(struct plane *p, int listener, int *reason) {
   return node;
 }
 
+/* Connects a client to `node` (chosen for its first packet) and splices once the node answers. */
+static void conn_connect(struct worker *w, struct conn *c, int node) {
+  struct plane *p = w->plane;
+  /*
+   * Until the node answers, the client is not watched: its bytes wait in the kernel, and so does its FIN (a client
+   * may end its side right after its first request: the answer must still reach it), or its reset, which the
+   * splice then meets.
+   */
+  watch(w, &c->ends[0], c->awaiting_first ? EPOLLIN | EPOLLRDHUP | EPOLLET : 0);
+  deadline_remove(w, c);
+  c->node = node;
+  c->state = CONNECTING;
+  count_opened(w, node, c->listener);
+  struct node_addr *target = &p->node_addrs[node];
+  int server = socket(target->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (server < 0) return conn_fail(w, c, errno);
+  tune_socket(server);
+  c->ends[1].fd = server;
+  if (connect(server, (struct sockaddr *)&target->addr, target->len) == 0) {
+    c->state = SPLICING;
+    rewatch(w, c);
+    return;
+  }
+  if (errno != EINPROGRESS) return conn_fail(w, c, errno);
+  watch(w, &c->ends[1], EPOLLOUT);
+  deadline_add(w, c);
+}
+
+/* Hands a client that reached no node back to JavaScript to be answered (nothing of it was read). */
+static void conn_refuse(struct worker *w, struct conn *c, int reason) {
+  int fd = c->ends[0].fd;
+  watch(w, &c->ends[0], 0);
+  c->ends[0].fd = -1;
+  int listener = c->listener;
+  conn_release(w, c);
+  refuse(w, fd, listener, reason, -1, 0);
+}
+
+static uint32_t cancel_hash(const uint8_t *packet, uint32_t size) {
+  uint32_t hash = KEY_HASH_SEED;
+  for (uint32_t i = CANCEL_HEADER; i < size; i++) hash = (hash ^ packet[i]) * KEY_HASH_PRIME;
+  return hash;
+}
+
+/*
+ * A CancelRequest (all `size` bytes are in the kernel): taken off the socket, queued for the node that issued its
+ * key, or dropped when no node did (as PostgreSQL drops an unknown key: no answer, the connection closed). While
+ * encrypted sessions are open their keys are unknown, so an unknown key then takes the listener's route, as every
+ * cancel did before keys were learned (backend-key.ts).
+ */
+static void route_cancel(struct worker *w, struct conn *c, uint32_t size) {
+  struct plane *p = w->plane;
+  struct end *server = &c->ends[1];
+  c->cancel = true;
+  server->pending = malloc(size);
+  if (server->pending == NULL) return conn_close(w, c);
+  ssize_t n = recv(c->ends[0].fd, server->pending, size, 0);
+  if (n != (ssize_t)size) return conn_close(w, c);
+  server->pending_len = size;
+  server->pending_off = 0;
+  const uint8_t *packet = (const uint8_t *)server->pending;
+  int node = key_lookup(p, be32(&packet[8]), cancel_hash(packet, size));
+  int reason = REFUSE_NO_TARGET;
+  if (node < 0 && __atomic_load_n(&p->keys[0], __ATOMIC_SEQ_CST) > 0) node = route(p, c->listener, &reason);
+  if (node < 0) return conn_close(w, c);
+  c->scan.phase = SCAN_DONE; /* a cancel's node answers nothing but its close */
+  conn_connect(w, c, node);
+}
+
+/*
+ * Looks at the client's first packet without taking it: a session is routed by its listener (its packet stays
+ * for the splice), a CancelRequest by its key. True when it has to wait for more bytes (edge-triggered, so a
+ * partial packet does not wake the thread again until more arrives; the connect deadline bounds the wait). A
+ * client that `ended` its side before a whole first packet is no cancel: its bytes and FIN go to a node as a
+ * session's.
+ */
+static bool first_packet(struct worker *w, struct conn *c, bool ended) {
+  uint8_t head[CANCEL_HEADER + MAX_KEY_BYTES];
+  ssize_t n = recv(c->ends[0].fd, head, sizeof head, MSG_PEEK);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return true;
+  if (n <= 0) {
+    conn_close(w, c); /* left (or failed) before a word */
+    return false;
+  }
+  if (n < 8 && !ended) return true;
+  uint32_t size = n < 8 ? 0 : be32(head);
+  bool cancel = n >= 8 && be32(&head[4]) == CANCEL_REQUEST && size >= CANCEL_HEADER + 4 && size <= CANCEL_HEADER + MAX_KEY_BYTES;
+  if (cancel && (size_t)n < size && !ended) return true;
+  if (cancel && (size_t)n >= size) {
+    route_cancel(w, c, size);
+    return false;
+  }
+  int reason = REFUSE_NO_PRIMARY;
+  int node = route(w->plane, c->listener, &reason);
+  if (node < 0) conn_refuse(w, c, reason);
+  else conn_connect(w, c, node);
+  return false;
+}
+
+/*
+ * The first packet of a client connected ahead of it (on_client): a session's stays for the splice; a cancel whose
+ * key another node issued has its speculative connection undone (a node that gets a connection with no byte logs
+ * nothing) and goes to that node. Waits, edge-triggered, while it is incomplete.
+ */
+static void first_packet_late(struct worker *w, struct conn *c, bool ended) {
+  struct plane *p = w->plane;
+  uint8_t head[CANCEL_HEADER + MAX_KEY_BYTES];
+  ssize_t n = recv(c->ends[0].fd, head, sizeof head, MSG_PEEK);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+  if (n <= 0) {
+    conn_close(w, c);
+    return;
+  }
+  if (n < 8 && !ended) return;
+  uint32_t size = n < 8 ? 0 : be32(head);
+  bool cancel = n >= 8 && be32(&head[4]) == CANCEL_REQUEST && size >= CANCEL_HEADER + 4 && size <= CANCEL_HEADER + MAX_KEY_BYTES;
+  if (cancel && (size_t)n < size && !ended) return;
+  c->awaiting_first = false;
+  if (cancel && (size_t)n >= size) {
+    c->cancel = true;
+    c->scan.phase = SCAN_DONE;
+    if (key_lookup(p, be32(&head[8]), cancel_hash(head, size)) != c->node) {
+      /* Not the node it went to: that connection never happened, for the counters too. */
+      end_close(w, &c->ends[1]);
+      deadline_remove(w, c);
+      __atomic_sub_fetch(&p->open[1 + c->node * 2 + c->listener], 1, __ATOMIC_SEQ_CST);
+      p->slots[w->slot * p->stride + c->node * NODE_FIELDS + c->listener] -= 1;
+      c->node = -1;
+      c->state = AWAITING;
+      route_cancel(w, c, size);
+      return;
+    }
+  }
+  if (c->state != SPLICING) {
+    watch(w, &c->ends[0], 0); /* the node has not answered yet: on_connected watches the client */
+    return;
+  }
+  rewatch(w, c);
+  /* The packet is here: move it now rather than after one more wake-up. */
+  if (c->ends[0].events & EPOLLIN) pump(w, c, 0);
+}
+
 static void on_client(struct worker *w, int fd, int listener) {
   struct plane *p = w->plane;
   tune_socket(fd);
   if (!__atomic_load_n(&p->accepting, __ATOMIC_SEQ_CST)) return refuse(w, fd, listener, REFUSE_SHUTTING_DOWN, -1, 0);
   if (!reserve_client(p)) return refuse(w, fd, listener, REFUSE_TOO_MANY_CLIENTS, -1, 0);
-  int reason = REFUSE_NO_PRIMARY;
-  int node = route(p, listener, &reason);
-  if (node < 0) {
-    __atomic_sub_fetch(&p->open[0], 1, __ATOMIC_SEQ_CST);
-    return refuse(w, fd, listener, reason, -1, 0);
-  }
   struct conn *c = calloc(1, sizeof *c);
   if (c == NULL) {
     __atomic_sub_fetch(&p->open[0], 1, __ATOMIC_SEQ_CST);
-    return refuse(w, fd, listener, REFUSE_BACKEND_UNREACHABLE, node, ENOMEM);
+    return refuse(w, fd, listener, REFUSE_BACKEND_UNREACHABLE, -1, ENOMEM);
   }
-  c->node = node;
+  c->node = -1;
   c->listener = listener;
-  c->state = CONNECTING;
+  c->state = AWAITING;
+  c->key_entry = -1;
+  c->scan.phase = SCAN_PRE;
   for (int side = 0; side < 2; side++) {
     c->ends[side].tag.kind = TAG_END;
     c->ends[side].conn = c;
@@ -515,26 +833,22 @@ static void on_client(struct worker *w, int fd, int listener) {
   c->next = w->conns;
   if (w->conns) w->conns->prev = c;
   w->conns = c;
-  count_opened(w, node, listener);
   w->open++;
-
-  struct node_addr *target = &p->node_addrs[node];
-  int server = socket(target->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (server < 0) return conn_fail(w, c, errno);
-  tune_socket(server);
-  c->ends[1].fd = server;
+  /* Most clients' first packet is already here: routed at once, without waking the thread again for it. */
+  if (!first_packet(w, c, false)) return;
   /*
-   * Until the node answers, the client is not watched: its bytes wait in the kernel, and so does its FIN (a client
-   * may end its side right after its first request: the answer must still reach it), or its reset, which the
-   * splice then meets.
+   * Not yet: connect by the listener's rule meanwhile, as before cancels were routed, so the node's connect and
+   * the client's packet overlap (a new connection per transaction would otherwise wait for both in turn). Only a
+   * cancel for another node undoes it. With no route for the listener, wait: a cancel may still have a node.
    */
-  if (connect(server, (struct sockaddr *)&target->addr, target->len) == 0) {
-    c->state = SPLICING;
-    rewatch(w, c);
+  int reason = REFUSE_NO_PRIMARY;
+  int node = route(p, listener, &reason);
+  if (node >= 0) {
+    c->awaiting_first = true;
+    conn_connect(w, c, node);
     return;
   }
-  if (errno != EINPROGRESS) return conn_fail(w, c, errno);
-  watch(w, &c->ends[1], EPOLLOUT);
+  watch(w, &c->ends[0], EPOLLIN | EPOLLRDHUP | EPOLLET);
   deadline_add(w, c);
 }
 
@@ -710,13 +1024,15 @@ static int32_t get_int(napi_env env, napi_value object, const char *name, int32_
   return out;
 }
 
-static void *typed_array_data(napi_env env, napi_value array, napi_ref *ref) {
+/* The memory under a typed array (kept alive by `ref`); `*count` its elements. */
+static void *typed_array_data(napi_env env, napi_value array, napi_ref *ref, size_t *count) {
   napi_typedarray_type type;
   size_t length, offset;
   void *data = NULL;
   napi_value buffer;
   if (napi_get_typedarray_info(env, array, &type, &length, &data, &buffer, &offset) != napi_ok) return NULL;
   napi_create_reference(env, array, 1, ref);
+  if (count != NULL) *count = length;
   return data;
 }
 
@@ -753,6 +1069,7 @@ static void plane_finalize(napi_env env, void *data, void *hint) {
   }
   if (p->open_ref) napi_delete_reference(env, p->open_ref);
   if (p->slots_ref) napi_delete_reference(env, p->slots_ref);
+  if (p->keys_ref) napi_delete_reference(env, p->keys_ref);
   pthread_mutex_destroy(&p->routes_lock);
   free(p->workers);
   free(p);
@@ -768,7 +1085,7 @@ static struct plane *unwrap(napi_env env, napi_callback_info info, size_t *argc,
 
 /*
  * new Plane({ threads, nodes: [{ host, port }], maxClients, connectTimeout, open: Int32Array, slots: Float64Array,
- * stride }, onEvent)
+ * stride, keys: Int32Array }, onEvent)
  */
 static napi_value plane_new(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -826,12 +1143,18 @@ static napi_value plane_new(napi_env env, napi_callback_info info) {
     }
   }
   napi_get_named_property(env, options, "open", &value);
-  p->open = typed_array_data(env, value, &p->open_ref);
+  p->open = typed_array_data(env, value, &p->open_ref, NULL);
   napi_get_named_property(env, options, "slots", &value);
-  p->slots = typed_array_data(env, value, &p->slots_ref);
-  if (p->open == NULL || p->slots == NULL) {
+  p->slots = typed_array_data(env, value, &p->slots_ref, NULL);
+  size_t key_fields = 0;
+  napi_get_named_property(env, options, "keys", &value);
+  p->keys = typed_array_data(env, value, &p->keys_ref, &key_fields);
+  if (p->keys != NULL && key_fields >= KEY_TABLE_HEADER) p->key_capacity = (uint32_t)p->keys[1];
+  bool keys_ok = p->keys != NULL && p->key_capacity > 0 && (p->key_capacity & (p->key_capacity - 1)) == 0 &&
+                 key_fields >= KEY_TABLE_HEADER + (size_t)p->key_capacity * KEY_FIELDS;
+  if (p->open == NULL || p->slots == NULL || !keys_ok) {
     free(p);
-    napi_throw_type_error(env, NULL, "pgwarden native splice: open and slots must be typed arrays");
+    napi_throw_type_error(env, NULL, "pgwarden native splice: open, slots and keys must be typed arrays (keys: cancel-keys.ts's table)");
     return NULL;
   }
 
