@@ -13,15 +13,16 @@ import type { Command } from 'commander';
 import { schedulesFor } from '../../infra/schedules-config.ts';
 import { type Channel, controlDbPool } from '../../shared/alerts/index.ts';
 import { type ClusterConfig, type Config, parseDuration } from '../../shared/config/index.ts';
-import { createCluster, migrate } from '../../shared/db/index.ts';
+import { type Cluster, createCluster, migrate } from '../../shared/db/index.ts';
 import { MIGRATIONS, NO_CHANNEL_WARNING } from '../../shared/delivery/index.ts';
 import { type EmbeddedCluster, freePort, reachableByPostgresUser, startEmbeddedCluster } from '../../shared/embedded/index.ts';
-import { createLineLogger } from '../../shared/log/index.ts';
+import { createLineLogger, type Logger } from '../../shared/log/index.ts';
 import type { ProxyService } from '../../shared/proxy/index.ts';
 import { describeError } from '../../shared/redact/index.ts';
 import {
   type ConsoleSink,
   createDevView,
+  type DevView,
   type FunctionHandler,
   LOCAL_SQS_CREDENTIALS,
   type QueueHandler,
@@ -115,16 +116,10 @@ function exposeToFunctions(
   delete process.env.PGWARDEN_CONFIG;
 }
 
-async function runDev(options: DevOptions): Promise<number> {
-  if (options.scenario && !SCENARIOS.includes(options.scenario as ScenarioName)) {
-    throw new CliExit(EXIT_USAGE, `--scenario: unknown "${options.scenario}" (one of ${SCENARIOS.join(', ')})`);
-  }
-  const hold = durationFlag('hold', options.hold);
-  const holdMs = hold === undefined ? undefined : parseDuration(hold);
-  const base = loadCliConfig(options, notifyOverrides(options));
-  const logger = createLineLogger({ level: base.log.level, format: base.log.format });
-  const view = createDevView({ color: process.stdout.isTTY === true });
+type Cleanups = Array<() => Promise<void>>;
 
+/** The data folder, moved under the temp dir when the postgres OS user cannot reach it, emptied with `--fresh`, locked. */
+async function prepareDataDir(options: DevOptions, view: DevView): Promise<{ dataDir: string; lockFile: string }> {
   let dataDir = path.resolve(options.dataDir);
   if (!reachableByPostgresUser(dataDir)) {
     const fallback = path.join(tmpdir(), `pgwarden-dev-${Buffer.from(dataDir).toString('base64url').slice(-24)}`);
@@ -135,17 +130,11 @@ async function runDev(options: DevOptions): Promise<number> {
   await mkdir(dataDir, { recursive: true });
   const lockFile = path.join(dataDir, 'dev.lock');
   takeLock(lockFile);
+  return { dataDir, lockFile };
+}
 
-  const cleanups: Array<() => Promise<void>> = [];
-  const cleanup = async () => {
-    for (const step of cleanups.reverse()) {
-      await step().catch((error: unknown) => logger.warn('cleanup step failed', { error: describeError(error) }));
-    }
-    cleanups.length = 0;
-    await rm(lockFile, { force: true });
-    await rm(path.join(dataDir, 'dev.json'), { force: true });
-  };
-
+/** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */
+function stopOnSignal(view: DevView, dataDir: string): Promise<void> {
   let stopRequested: () => void = () => {};
   const stopping = new Promise<void>((resolve) => {
     stopRequested = resolve;
@@ -162,51 +151,132 @@ async function runDev(options: DevOptions): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  return stopping;
+}
+
+/** The configured clusters, or the embedded demo cluster when there is none. */
+async function startClusters(
+  base: Config,
+  dataDir: string,
+  logger: Logger,
+  view: DevView,
+  cleanups: Cleanups,
+): Promise<{ demo: EmbeddedCluster | undefined; clusters: ClusterConfig[] }> {
+  if (base.clusters.length > 0) return { demo: undefined, clusters: base.clusters };
+  view.info('no cluster configured: starting the embedded demo cluster (primary + 2 streaming replicas)');
+  const demo = await startEmbeddedCluster({
+    baseDir: path.join(dataDir, 'cluster'),
+    persistent: true,
+    replicas: 2,
+    // Small enough that the saturation scenario reaches every level quickly.
+    settings: { max_connections: 40 },
+    logger,
+  });
+  cleanups.push(() => demo.close());
+  return { demo, clusters: [{ name: 'demo', nodes: demo.nodes.map((node) => ({ name: node.name, url: demo.url(node) })) }] };
+}
+
+/** The configured control database, or an embedded one, migrated. */
+async function startControlDb(
+  base: Config,
+  dataDir: string,
+  logger: Logger,
+  cleanups: Cleanups,
+): Promise<{ stateUrl: string; stateDb: Cluster }> {
+  let stateUrl = base.stateUrl;
+  if (!stateUrl) {
+    const control = await startEmbeddedCluster({ baseDir: path.join(dataDir, 'control'), persistent: true, replicas: 0, logger });
+    cleanups.push(() => control.close());
+    stateUrl = control.url(control.primary());
+  }
+  const stateDb = createCluster({
+    primary: stateUrl,
+    logger,
+    pool: controlDbPool('pgwarden-dev'),
+    healthCheck: { intervalMs: 0 },
+  });
+  cleanups.push(() => stateDb.close());
+  await migrate(stateDb, MIGRATIONS, 'up', { logger });
+  return { stateUrl, stateDb };
+}
+
+/** With no channel configured, a local Slack stand-in that prints what it receives, and the config pointing at it. */
+async function startSinkWithoutChannels(
+  config: Config,
+  view: DevView,
+  cleanups: Cleanups,
+): Promise<{ config: Config; sink: ConsoleSink | undefined }> {
+  if (config.slack || config.loki) return { config, sink: undefined };
+  const sink = await startConsoleSink((text) => view.sink(text));
+  cleanups.push(() => sink.close());
+  // Once, at start, as a warning: these alerts reach nobody but this terminal (issue 13).
+  view.warn(`${NO_CHANNEL_WARNING} (here: a local Slack stand-in prints them)`);
+  return { config: { ...config, slack: { webhookUrl: sink.url, timeout: 10_000 } }, sink };
+}
+
+/**
+ * The HA proxy on loopback, in front of the first cluster. The API's mutations fail closed without a token: a
+ * local run gets a fresh one (`generatedToken`), kept in the owner-only dev.json rather than printed (a configured
+ * token is used as given and never copied there).
+ */
+async function startDevProxy(
+  config: Config,
+  clusters: ClusterConfig[],
+  options: DevOptions,
+  dataDir: string,
+  logger: Logger,
+  view: DevView,
+  cleanups: Cleanups,
+): Promise<{ proxy: ProxyService; generatedToken: string | undefined }> {
+  const generatedToken = config.proxy.apiToken ? undefined : randomBytes(24).toString('base64url');
+  const { startProxyFromConfig } = await import('../../shared/proxy/index.ts');
+  const proxySettings = {
+    ...config.proxy,
+    listenHost: '127.0.0.1',
+    apiHost: '127.0.0.1',
+    rwPort: intFlag('rw-port', options.rwPort) ?? (await freePort()),
+    roPort: intFlag('ro-port', options.roPort) ?? (await freePort()),
+    apiPort: intFlag('api-port', options.apiPort) ?? (await freePort()),
+    apiToken: config.proxy.apiToken ?? generatedToken,
+    lease: undefined,
+    vip: undefined,
+  };
+  const proxy = await startProxyFromConfig({ ...config, clusters: [clusters[0] as ClusterConfig], proxy: proxySettings }, { logger });
+  cleanups.push(() => proxy.stop());
+  view.info(
+    `proxy: read-write 127.0.0.1:${proxy.ports.rw}, read-only 127.0.0.1:${proxy.ports.ro}, API http://127.0.0.1:${proxy.ports.api}/topology` +
+      (generatedToken ? ` (drain/undrain token: proxy.apiToken in ${path.join(dataDir, 'dev.json')})` : ''),
+  );
+  return { proxy, generatedToken };
+}
+
+async function runDev(options: DevOptions): Promise<number> {
+  if (options.scenario && !SCENARIOS.includes(options.scenario as ScenarioName)) {
+    throw new CliExit(EXIT_USAGE, `--scenario: unknown "${options.scenario}" (one of ${SCENARIOS.join(', ')})`);
+  }
+  const hold = durationFlag('hold', options.hold);
+  const holdMs = hold === undefined ? undefined : parseDuration(hold);
+  const base = loadCliConfig(options, notifyOverrides(options));
+  const logger = createLineLogger({ level: base.log.level, format: base.log.format });
+  const view = createDevView({ color: process.stdout.isTTY === true });
+  const { dataDir, lockFile } = await prepareDataDir(options, view);
+
+  const cleanups: Cleanups = [];
+  const cleanup = async () => {
+    for (const step of cleanups.reverse()) {
+      await step().catch((error: unknown) => logger.warn('cleanup step failed', { error: describeError(error) }));
+    }
+    cleanups.length = 0;
+    await rm(lockFile, { force: true });
+    await rm(path.join(dataDir, 'dev.json'), { force: true });
+  };
+  const stopping = stopOnSignal(view, dataDir);
 
   try {
     const started = Date.now();
-    let demo: EmbeddedCluster | undefined;
-    let clusters = base.clusters;
-    if (clusters.length === 0) {
-      view.info('no cluster configured: starting the embedded demo cluster (primary + 2 streaming replicas)');
-      demo = await startEmbeddedCluster({
-        baseDir: path.join(dataDir, 'cluster'),
-        persistent: true,
-        replicas: 2,
-        // Small enough that the saturation scenario reaches every level quickly.
-        settings: { max_connections: 40 },
-        logger,
-      });
-      const cluster = demo;
-      cleanups.push(() => cluster.close());
-      clusters = [{ name: 'demo', nodes: demo.nodes.map((node) => ({ name: node.name, url: demo?.url(node) ?? '' })) }];
-    }
-
-    let stateUrl = base.stateUrl;
-    if (!stateUrl) {
-      const control = await startEmbeddedCluster({ baseDir: path.join(dataDir, 'control'), persistent: true, replicas: 0, logger });
-      cleanups.push(() => control.close());
-      stateUrl = control.url(control.primary());
-    }
-    const stateDb = createCluster({
-      primary: stateUrl,
-      logger,
-      pool: controlDbPool('pgwarden-dev'),
-      healthCheck: { intervalMs: 0 },
-    });
-    cleanups.push(() => stateDb.close());
-    await migrate(stateDb, MIGRATIONS, 'up', { logger });
-
-    let sink: ConsoleSink | undefined;
-    let config: Config = { ...base, clusters, stateUrl };
-    if (!config.slack && !config.loki) {
-      sink = await startConsoleSink((text) => view.sink(text));
-      const consoleSink = sink;
-      cleanups.push(() => consoleSink.close());
-      config = { ...config, slack: { webhookUrl: sink.url, timeout: 10_000 } };
-      // Once, at start, as a warning: these alerts reach nobody but this terminal (issue 13).
-      view.warn(`${NO_CHANNEL_WARNING} (here: a local Slack stand-in prints them)`);
-    }
+    const { demo, clusters } = await startClusters(base, dataDir, logger, view, cleanups);
+    const { stateUrl, stateDb } = await startControlDb(base, dataDir, logger, cleanups);
+    const { config, sink } = await startSinkWithoutChannels({ ...base, clusters, stateUrl }, view, cleanups);
     const channels: Channel[] = [...(config.slack ? (['slack'] as const) : []), ...(config.loki ? (['loki'] as const) : [])];
     const queues = await startLocalQueues({ channels, maxReceiveCount: 5, visibilityTimeoutSeconds: 30 });
     cleanups.push(() => queues.close());
@@ -218,31 +288,9 @@ async function runDev(options: DevOptions): Promise<number> {
     const senders: Partial<Record<string, QueueHandler>> = {};
     for (const channel of channels) senders[channel] = (await load(`send-${channel}`)) as unknown as QueueHandler;
 
-    let proxy: ProxyService | undefined;
-    // The API's mutations fail closed without a token: a local run gets a fresh one, kept in the owner-only
-    // dev.json rather than printed (a configured token is used as given and never copied there).
-    const generatedToken = config.proxy.apiToken ? undefined : randomBytes(24).toString('base64url');
-    if (options.proxy) {
-      const { startProxyFromConfig } = await import('../../shared/proxy/index.ts');
-      const proxySettings = {
-        ...config.proxy,
-        listenHost: '127.0.0.1',
-        apiHost: '127.0.0.1',
-        rwPort: intFlag('rw-port', options.rwPort) ?? (await freePort()),
-        roPort: intFlag('ro-port', options.roPort) ?? (await freePort()),
-        apiPort: intFlag('api-port', options.apiPort) ?? (await freePort()),
-        apiToken: config.proxy.apiToken ?? generatedToken,
-        lease: undefined,
-        vip: undefined,
-      };
-      const started = await startProxyFromConfig({ ...config, clusters: [clusters[0] as ClusterConfig], proxy: proxySettings }, { logger });
-      proxy = started;
-      cleanups.push(() => started.stop());
-      view.info(
-        `proxy: read-write 127.0.0.1:${started.ports.rw}, read-only 127.0.0.1:${started.ports.ro}, API http://127.0.0.1:${started.ports.api}/topology` +
-          (generatedToken ? ` (drain/undrain token: proxy.apiToken in ${path.join(dataDir, 'dev.json')})` : ''),
-      );
-    }
+    const { proxy, generatedToken } = options.proxy
+      ? await startDevProxy(config, clusters, options, dataDir, logger, view, cleanups)
+      : { proxy: undefined, generatedToken: undefined };
 
     const runtime = startDevRuntime({
       scheduled,

@@ -1,3 +1,4 @@
+export { createDirectQueue } from './direct-queue.ts';
 export { DeliveryError, DeliveryLedgerMissingError, DeliveryQueueError, DeliveryUsageError } from './errors.ts';
 export type { DeliveryDetail, DeliverySummary, ListDeliveriesOptions } from './inspect.ts';
 export { countDeliveriesByStatus, getDelivery, listDeliveries } from './inspect.ts';
@@ -8,7 +9,6 @@ export { DELIVERY_STATUSES, deliveriesMigration, deliveryAttemptsMigration, MIGR
 export type { AlertDeliveryOptions, OpenDeliveryOptions, PublisherMode } from './publisher.ts';
 export { createAlertDelivery, NO_CHANNEL_WARNING, openAlertPublisher, openControlDb, openDeliveryQueue } from './publisher.ts';
 export type { AlertQueue } from './queue.ts';
-export { createDirectQueue } from './queue.ts';
 export type { RequeueOptions, RequeueResult } from './requeue.ts';
 export { requeueDeliveries } from './requeue.ts';
 export type { FailurePlan, FailureReport } from './retry-policy.ts';

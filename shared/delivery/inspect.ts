@@ -1,6 +1,6 @@
 import type { Cluster } from '../db/index.ts';
 import { DeliveryUsageError } from './errors.ts';
-import { findDelivery, isDeliveryId, type LedgerRow, ledgerQuery } from './ledger.ts';
+import { countByStatus, findDelivery, isDeliveryId, type LedgerRow, listDeliveryRows } from './ledger.ts';
 import { type DeliveryAttempt, listAttempts } from './ledger-attempts.ts';
 import { DELIVERY_STATUSES, type DeliveryStatus } from './migrations.ts';
 
@@ -38,15 +38,7 @@ export async function listDeliveries(options: ListDeliveriesOptions): Promise<De
     throw new DeliveryUsageError('status', `"${options.status}" is not a delivery status (one of ${DELIVERY_STATUSES.join(', ')})`);
   }
   const limit = options.limit ?? 1000;
-  const { rows } = await ledgerQuery<Omit<LedgerRow, 'event'>>(
-    options.db,
-    `select id, event_id, channel, status, retry_count, next_retry_at, last_error, rule, cluster, created_at, updated_at, sent_at
-       from pgwarden.deliveries
-      where $1::text is null or status = $1
-      order by created_at desc, id
-      limit $2`,
-    [options.status ?? null, limit],
-  );
+  const rows = await listDeliveryRows(options.db, options.status ?? null, limit);
   return rows.map(toSummary);
 }
 
@@ -89,11 +81,6 @@ function toSummary(row: Omit<LedgerRow, 'event'>): DeliverySummary {
 
 /** How many deliveries are in each status (every status present, 0 when none): for metrics and the CLI summary. */
 export async function countDeliveriesByStatus(db: Cluster): Promise<Record<DeliveryStatus, number>> {
-  const { rows } = await ledgerQuery<{ status: DeliveryStatus; count: string }>(
-    db,
-    'select status, count(*) as count from pgwarden.deliveries group by status',
-  );
-  const counts = Object.fromEntries(DELIVERY_STATUSES.map((status) => [status, 0])) as Record<DeliveryStatus, number>;
-  for (const row of rows) counts[row.status] = Number(row.count);
-  return counts;
+  const present = await countByStatus(db);
+  return Object.fromEntries(DELIVERY_STATUSES.map((status) => [status, present.get(status) ?? 0])) as Record<DeliveryStatus, number>;
 }

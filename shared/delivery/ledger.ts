@@ -197,13 +197,37 @@ export async function deliveryStatuses(db: Queryable, ids: readonly string[]): P
   return new Map(rows.map((row) => [row.id, row.status]));
 }
 
+/** The columns an operator reads: every one but the event itself. */
+const SUMMARY_COLUMNS =
+  'id, event_id, channel, status, retry_count, next_retry_at, last_error, rule, cluster, created_at, updated_at, sent_at';
+
 /** One row by id, without its event (`pgwarden deliveries --id`), or undefined. */
 export async function findDelivery(db: Queryable, id: string): Promise<Omit<LedgerRow, 'event'> | undefined> {
+  const { rows } = await ledgerQuery<Omit<LedgerRow, 'event'>>(db, `select ${SUMMARY_COLUMNS} from pgwarden.deliveries where id = $1`, [
+    id,
+  ]);
+  return rows[0];
+}
+
+/** Up to `limit` rows without their events, newest first, of one status or (`null`) of every status. */
+export async function listDeliveryRows(db: Queryable, status: DeliveryStatus | null, limit: number): Promise<Omit<LedgerRow, 'event'>[]> {
   const { rows } = await ledgerQuery<Omit<LedgerRow, 'event'>>(
     db,
-    `select id, event_id, channel, status, retry_count, next_retry_at, last_error, rule, cluster, created_at, updated_at, sent_at
-       from pgwarden.deliveries where id = $1`,
-    [id],
+    `select ${SUMMARY_COLUMNS}
+       from pgwarden.deliveries
+      where $1::text is null or status = $1
+      order by created_at desc, id
+      limit $2`,
+    [status, limit],
   );
-  return rows[0];
+  return rows;
+}
+
+/** How many rows each status present has (a status with no row is absent). */
+export async function countByStatus(db: Queryable): Promise<Map<DeliveryStatus, number>> {
+  const { rows } = await ledgerQuery<{ status: DeliveryStatus; count: string }>(
+    db,
+    'select status, count(*) as count from pgwarden.deliveries group by status',
+  );
+  return new Map(rows.map((row) => [row.status, Number(row.count)]));
 }

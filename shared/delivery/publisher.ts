@@ -14,10 +14,11 @@ import type { Cluster } from '../db/types.ts';
 import { type Logger, silentLogger } from '../log/index.ts';
 import { createConsoleNotifier, createNotifiers, type FetchFn, type Notifier } from '../notifiers/index.ts';
 import { describeError } from '../redact/index.ts';
+import { createDirectQueue } from './direct-queue.ts';
 import { createDispatchBatcher } from './dispatch-batcher.ts';
 import { DeliveryQueueError, DeliveryUsageError } from './errors.ts';
 import { insertPendingDeliveries, publishRecorded } from './ledger.ts';
-import { type AlertQueue, createDirectQueue } from './queue.ts';
+import type { AlertQueue } from './queue.ts';
 import { createSqsQueue } from './sqs-queue.ts';
 
 export interface AlertDeliveryOptions {

@@ -1,6 +1,4 @@
 import type { DeliveryMessage } from '../alerts/index.ts';
-import { DeliveryQueueError } from './errors.ts';
-import { processDeliveryBatch, type SenderDeps } from './sender.ts';
 
 /**
  * The queue port: where deliveries go once they are recorded in the ledger. Shaped by the domain (a list of
@@ -9,28 +7,4 @@ import { processDeliveryBatch, type SenderDeps } from './sender.ts';
 export interface AlertQueue {
   /** Resolves once every message is accepted; rejects with `DeliveryQueueError` naming the ones that were not. */
   publish(messages: readonly DeliveryMessage[]): Promise<void>;
-}
-
-/**
- * The queue for runs without one (no `queue.url`): each publish hands the deliveries straight to the sender use
- * case in this process, so they still go through the ledger (locks, outcomes, retries by the sweeper).
- * Send failures (a channel with no notifier among them) are recorded in the ledger like any other; only records
- * the sender could not take (malformed, ledger unreachable) make `publish` reject.
- */
-export function createDirectQueue(deps: Omit<SenderDeps, 'channel' | 'queue'>): AlertQueue {
-  return {
-    async publish(messages) {
-      if (messages.length === 0) return;
-      const records = messages.map((message) => ({ messageId: message.deliveryId, body: JSON.stringify(message) }));
-      // Two chunks at a time, sharing `chunkSize` send slots: one sends while the other talks to the ledger.
-      const { batchItemFailures, results } = await processDeliveryBatch(records, { concurrency: 2, ...deps });
-      if (batchItemFailures.length > 0) {
-        const failed = new Set(batchItemFailures.map((failure) => failure.itemIdentifier));
-        const reasons = [...new Set(results.filter((r) => failed.has(r.messageId)).map((r) => r.error ?? r.outcome))];
-        throw new DeliveryQueueError(`${failed.size} of ${messages.length} deliveries could not be taken: ${reasons.join('; ')}`, [
-          ...failed,
-        ]);
-      }
-    },
-  };
 }

@@ -1,6 +1,6 @@
 /** How a watchdog run reads to people (one line per node) and to scripts (`--json`). */
 import type { AlertEvent } from '../alerts/index.ts';
-import type { WatchdogResult } from './run.ts';
+import type { WatchdogResult } from './result.ts';
 import { type ConnectionStats, saturationPercentOf } from './stats.ts';
 
 /** The stats of a node in the `--json` document, in this order. */

@@ -18,8 +18,9 @@ import { type AlertPathRun, runAlertPath } from './alert-path.ts';
 import { mapWithConcurrency } from './concurrency.ts';
 import { WatchdogOptionsError } from './errors.ts';
 import { formatCheckLine } from './format.ts';
+import type { NodeCheck, WatchdogResult } from './result.ts';
 import { createTestEvent, evaluateNode, type RuleTarget } from './rules.ts';
-import { type ConnectionStats, checkNode, type NodeCheckOutcome } from './stats.ts';
+import { checkNode, type NodeCheckOutcome } from './stats.ts';
 
 export interface RunWatchdogOptions {
   /** The fleet: every node of every cluster is checked. */
@@ -42,31 +43,6 @@ export interface RunWatchdogOptions {
   forceNotification?: boolean;
   /** Nodes checked at once across the fleet. Default: the first cluster's `concurrency` setting. */
   concurrency?: number;
-}
-
-export interface NodeCheck {
-  cluster: string;
-  node: string;
-  /** `host:port`. */
-  address: string;
-  outcome: NodeCheckOutcome['kind'];
-  stats: ConnectionStats | null;
-  /** Why the node could not be checked (secret-free), or null. */
-  error: string | null;
-  durationMs: number;
-  /** The events sent for this node in this run (in dry-run: the ones that would have been sent). */
-  events: AlertEvent[];
-}
-
-export interface WatchdogResult {
-  checks: NodeCheck[];
-  /** Events handed to the publisher. */
-  published: number;
-  /** `stateful` when the alert state decided what to send, `stateless` when every breach was reported. */
-  lifecycle: 'stateful' | 'stateless';
-  /** Failures that are not a node's: the control database or the publisher (secret-free, one line each).
-   * Any entry makes the CLI exit 1, and `--json` lists them. */
-  problems: string[];
 }
 
 interface Checked {
