@@ -1,6 +1,7 @@
 import type { TxClient } from '../db/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { AlertEvent } from './event.ts';
+import { formatEventLine } from './event-line.ts';
 
 /**
  * The alert port: use cases (watchdog, topology, sweeper) hand their events here and do not know whether they
@@ -39,7 +40,7 @@ export function createLogPublisher(logger: Logger, options: { prefix?: string } 
     async publish(batch) {
       for (const event of batch) {
         events.push(event);
-        logger.info(`${options.prefix ?? ''}alert ${event.status}: ${event.summary}`, {
+        logger.info(`${options.prefix ?? ''}${formatEventLine(event)}`, {
           rule: event.rule,
           severity: event.severity,
           cluster: event.cluster,

@@ -10,12 +10,12 @@ import {
   AlertStateError,
   type AlertStateStore,
   applyAndPublish,
+  formatEventLine,
   type LifecycleTiming,
 } from '../alerts/index.ts';
 import type { Logger } from '../log/index.ts';
 import { describeError } from '../redact/index.ts';
 import { WatchdogPublishError } from './errors.ts';
-import { formatEvent } from './format.ts';
 
 /** What every cluster of one run shares. */
 export interface AlertPathRun {
@@ -48,7 +48,7 @@ export interface ClusterAlerts {
 async function publishNow(run: AlertPathRun, cluster: string, events: readonly AlertEvent[]): Promise<void> {
   if (events.length === 0) return;
   if (run.dryRun) {
-    for (const event of events) run.logger.info(`[dry-run] would send: ${formatEvent(event)}`);
+    for (const event of events) run.logger.info(`[dry-run] would send: ${formatEventLine(event)}`);
     run.report(events, false);
     return;
   }
