@@ -56,7 +56,7 @@ export function createFunctionDeps(config: Config, logger: Logger): FunctionDeps
       return queue;
     },
     async publisher(options = {}) {
-      if (options.dryRun) return createLogPublisher(logger, { prefix: 'dry-run: would send: ' });
+      if (options.dryRun) return createLogPublisher(logger, { dryRun: true });
       publisher ??= (async () => {
         // The module-scope pool: one control-database pool per container, shared with the use cases.
         const db = await stateDb();

@@ -11,3 +11,11 @@ export type EventLineFields = Pick<AlertEvent, 'severity' | 'rule' | 'status' | 
 export function formatEventLine(event: EventLineFields): string {
   return `${event.severity} ${event.rule} ${event.status}: ${event.summary}`;
 }
+
+/**
+ * The one wording of a dry run's alert, for every command, function and use case that runs without sending:
+ * `[dry-run] would send: warning connections_total firing: orders/orders-0: 7 connections (threshold 7)`.
+ */
+export function describeWouldSend(event: EventLineFields): string {
+  return `[dry-run] would send: ${formatEventLine(event)}`;
+}

@@ -3,7 +3,7 @@ export { AlertError, AlertPublishError, AlertStateError, rethrowCause } from './
 export type { AlertEvent, AlertRule, AlertStatus, Channel, DeliveryMessage, NewAlertEvent, Severity } from './event.ts';
 export { alertEventSchema, CHANNELS, createAlertEvent, dedupKey, deliveryMessageSchema, RULES, SEVERITIES, STATUSES } from './event.ts';
 export type { EventLineFields } from './event-line.ts';
-export { formatEventLine } from './event-line.ts';
+export { describeWouldSend, formatEventLine } from './event-line.ts';
 export type { LifecyclePublished } from './lifecycle-publish.ts';
 export { applyAndPublish } from './lifecycle-publish.ts';
 export type { AlertPublisher, PublishResult, RecordedAlerts } from './publisher.ts';

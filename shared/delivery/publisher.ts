@@ -198,7 +198,7 @@ export async function openAlertPublisher(
   options: OpenDeliveryOptions = {},
 ): Promise<{ publisher: AlertPublisher; mode: PublisherMode; close(): Promise<void> }> {
   const none = async () => {};
-  if (options.dryRun) return { publisher: createLogPublisher(logger, { prefix: 'dry-run: ' }), mode: 'dry-run', close: none };
+  if (options.dryRun) return { publisher: createLogPublisher(logger, { dryRun: true }), mode: 'dry-run', close: none };
   const notifiers = createNotifiers(config, { logger, clock: options.clock, fetch: options.fetch });
   // A deployed publisher (watchdog, topology) holds no sender credentials: `channels` names where alerts go.
   const channels = config.channels ?? CHANNELS.filter((channel) => notifiers[channel] !== undefined);

@@ -10,7 +10,7 @@ import {
   AlertStateError,
   type AlertStateStore,
   applyAndPublish,
-  formatEventLine,
+  describeWouldSend,
   type LifecycleTiming,
 } from '../alerts/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -48,7 +48,7 @@ export interface ClusterAlerts {
 async function publishNow(run: AlertPathRun, cluster: string, events: readonly AlertEvent[]): Promise<void> {
   if (events.length === 0) return;
   if (run.dryRun) {
-    for (const event of events) run.logger.info(`[dry-run] would send: ${formatEventLine(event)}`);
+    for (const event of events) run.logger.info(describeWouldSend(event));
     run.report(events, false);
     return;
   }
