@@ -1,4 +1,4 @@
-export { ALERT_PATH_CONCURRENCY, controlDbPool, HAND_OFF_CONNECTIONS } from './control-pool.ts';
+export { ALERT_PATH_CONCURRENCY, controlDbPool, createControlDb, HAND_OFF_CONNECTIONS } from './control-pool.ts';
 export { AlertError, AlertPublishError, AlertStateError, rethrowCause } from './errors.ts';
 export type { AlertEvent, AlertRule, AlertStatus, Channel, DeliveryMessage, NewAlertEvent, Severity } from './event.ts';
 export { alertEventSchema, CHANNELS, createAlertEvent, dedupKey, deliveryMessageSchema, RULES, SEVERITIES, STATUSES } from './event.ts';

@@ -3,13 +3,12 @@ import {
   type AlertPublisher,
   CHANNELS,
   type Channel,
-  controlDbPool,
+  createControlDb,
   createLogPublisher,
   type DeliveryMessage,
   type PublishResult,
 } from '../alerts/index.ts';
 import type { Config } from '../config/index.ts';
-import { createCluster } from '../db/index.ts';
 import type { Cluster } from '../db/types.ts';
 import { type Logger, silentLogger } from '../log/index.ts';
 import { createConsoleNotifier, createNotifiers, type FetchFn, type Notifier } from '../notifiers/index.ts';
@@ -146,12 +145,7 @@ export function openControlDb(config: Pick<Config, 'stateUrl'>, logger: Logger =
   if (!config.stateUrl) {
     throw new DeliveryUsageError('stateUrl', 'the control database is required: give --state-url or PGWARDEN_STATE_URL (postgres://…)');
   }
-  return createCluster({
-    primary: config.stateUrl,
-    logger,
-    pool: controlDbPool('pgwarden-delivery'),
-    healthCheck: { intervalMs: 0 },
-  });
+  return createControlDb(config.stateUrl, { applicationName: 'pgwarden-delivery', logger });
 }
 
 /**
