@@ -9,7 +9,7 @@ import {
   type PublishResult,
 } from '../alerts/index.ts';
 import type { Config } from '../config/index.ts';
-import type { Cluster } from '../db/types.ts';
+import type { Cluster } from '../db/index.ts';
 import { type Logger, silentLogger } from '../log/index.ts';
 import { createConsoleNotifier, createNotifiers, type FetchFn, type Notifier } from '../notifiers/index.ts';
 import { describeError } from '../redact/index.ts';
