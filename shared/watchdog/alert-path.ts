@@ -10,7 +10,7 @@ import {
   AlertStateError,
   type AlertStateStore,
   applyAndPublish,
-  describeWouldSend,
+  createLogPublisher,
   type LifecycleTiming,
 } from '../alerts/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -44,11 +44,14 @@ export interface ClusterAlerts {
   test?: AlertEvent;
 }
 
-/** Publishes `events` now (in dry-run: logs `[dry-run] would send: …`). Throws `WatchdogPublishError`. */
+/**
+ * Publishes `events` now. In dry-run they go to the one dry-run publisher on the run's logger instead
+ * (`[dry-run] would send: …`, nothing sent), whatever publisher the caller passed. Throws `WatchdogPublishError`.
+ */
 async function publishNow(run: AlertPathRun, cluster: string, events: readonly AlertEvent[]): Promise<void> {
   if (events.length === 0) return;
   if (run.dryRun) {
-    for (const event of events) run.logger.info(describeWouldSend(event));
+    await createLogPublisher(run.logger, { dryRun: true }).publish(events);
     run.report(events, false);
     return;
   }
