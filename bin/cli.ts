@@ -4,9 +4,9 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
-import { type AlertPublisher, controlDbPool } from '../shared/alerts/index.ts';
+import { type AlertPublisher, createControlDb } from '../shared/alerts/index.ts';
 import { type Config, ConfigError, loadConfig, mergeConfig, parseDuration, parseNodeArg } from '../shared/config/index.ts';
-import { type Cluster, createCluster } from '../shared/db/index.ts';
+import type { Cluster } from '../shared/db/index.ts';
 import { openAlertPublisher } from '../shared/delivery/index.ts';
 import { createLineLogger, type Logger } from '../shared/log/index.ts';
 import { describeError } from '../shared/redact/index.ts';
@@ -209,10 +209,7 @@ export async function openAlerting(
   logger: Logger,
   dryRun: boolean,
 ): Promise<{ publisher: AlertPublisher; stateDb: Cluster | undefined; close(): Promise<void> }> {
-  const stateDb =
-    config.stateUrl && !dryRun
-      ? createCluster({ primary: config.stateUrl, logger, healthCheck: { intervalMs: 0 }, pool: controlDbPool('pgwarden') })
-      : undefined;
+  const stateDb = config.stateUrl && !dryRun ? createControlDb(config.stateUrl, { applicationName: 'pgwarden', logger }) : undefined;
   const opened = await openAlertPublisher(config, logger, { dryRun, db: stateDb });
   return {
     publisher: opened.publisher,

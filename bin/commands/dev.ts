@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { schedulesFor } from '../../infra/schedules-config.ts';
-import { type Channel, controlDbPool } from '../../shared/alerts/index.ts';
+import { type Channel, createControlDb } from '../../shared/alerts/index.ts';
 import { type ClusterConfig, type Config, parseDuration } from '../../shared/config/index.ts';
-import { type Cluster, createCluster, migrate } from '../../shared/db/index.ts';
+import { type Cluster, migrate } from '../../shared/db/index.ts';
 import { MIGRATIONS, NO_CHANNEL_WARNING } from '../../shared/delivery/index.ts';
 import { type EmbeddedCluster, freePort, reachableByPostgresUser, startEmbeddedCluster } from '../../shared/embedded/index.ts';
 import { createLineLogger, type Logger } from '../../shared/log/index.ts';
@@ -189,12 +189,7 @@ async function startControlDb(
     cleanups.push(() => control.close());
     stateUrl = control.url(control.primary());
   }
-  const stateDb = createCluster({
-    primary: stateUrl,
-    logger,
-    pool: controlDbPool('pgwarden-dev'),
-    healthCheck: { intervalMs: 0 },
-  });
+  const stateDb = createControlDb(stateUrl, { applicationName: 'pgwarden-dev', logger });
   cleanups.push(() => stateDb.close());
   await migrate(stateDb, MIGRATIONS, 'up', { logger });
   return { stateUrl, stateDb };

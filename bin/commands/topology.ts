@@ -10,7 +10,7 @@
  * account), the command still probes and alerts, and says that endpoints are not written.
  */
 import type { Command } from 'commander';
-import { type AlertStateStore, createMemoryAlertStateStore } from '../../shared/alerts/index.ts';
+import { type AlertStateStore, createMemoryAlertStateStore, describeWouldSend, formatEventLine } from '../../shared/alerts/index.ts';
 import type { ClusterConfig, Config, TopologySettings } from '../../shared/config/index.ts';
 import { formatBytes, topologySettingsFor } from '../../shared/config/index.ts';
 import { createEndpointsWriterFactory, K8sOptionsError } from '../../shared/k8s/index.ts';
@@ -118,7 +118,7 @@ function describeResult(result: TopologyResult): string {
   }
   if (result.endpoints === 'unmanaged') lines.push('  endpoints are not managed (no Kubernetes configuration, or manageEndpoints is off)');
   for (const event of result.events)
-    lines.push(`  ${result.endpoints === 'dry_run' ? '[dry-run] would send' : 'alert'} ${event.status} ${event.rule}: ${event.summary}`);
+    lines.push(`  ${result.endpoints === 'dry_run' ? describeWouldSend(event) : `alert ${formatEventLine(event)}`}`);
   return lines.join('\n');
 }
 

@@ -1,7 +1,7 @@
 import type { AlertPublisher } from '../../shared/alerts/index.ts';
-import { controlDbPool, createLogPublisher } from '../../shared/alerts/index.ts';
+import { createControlDb, createLogPublisher } from '../../shared/alerts/index.ts';
 import type { Config } from '../../shared/config/index.ts';
-import { type Cluster, createCluster, migrate } from '../../shared/db/index.ts';
+import { type Cluster, migrate } from '../../shared/db/index.ts';
 import { type AlertQueue, MIGRATIONS, openAlertPublisher, openDeliveryQueue } from '../../shared/delivery/index.ts';
 import type { Logger } from '../../shared/log/index.ts';
 
@@ -27,12 +27,7 @@ export function createFunctionDeps(config: Config, logger: Logger): FunctionDeps
   const stateDb = () => {
     db ??= (async () => {
       if (!config.stateUrl) return undefined;
-      const cluster = createCluster({
-        primary: config.stateUrl,
-        logger,
-        pool: controlDbPool('pgwarden-lambda'),
-        healthCheck: { intervalMs: 0 },
-      });
+      const cluster = createControlDb(config.stateUrl, { applicationName: 'pgwarden-lambda', logger });
       await migrate(cluster, MIGRATIONS, 'up', { logger });
       return cluster;
     })().catch((error: unknown) => {
@@ -56,7 +51,7 @@ export function createFunctionDeps(config: Config, logger: Logger): FunctionDeps
       return queue;
     },
     async publisher(options = {}) {
-      if (options.dryRun) return createLogPublisher(logger, { prefix: 'dry-run: would send: ' });
+      if (options.dryRun) return createLogPublisher(logger, { dryRun: true });
       publisher ??= (async () => {
         // The module-scope pool: one control-database pool per container, shared with the use cases.
         const db = await stateDb();

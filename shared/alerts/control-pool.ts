@@ -4,7 +4,8 @@
  * `controlDbPool`, and the watchdog runs at most `ALERT_PATH_CONCURRENCY` clusters through the lifecycle at once,
  * so no cluster waits in the pool's queue behind the fleet (where the pool's connect timeout would fail it).
  */
-import type { PoolOptions } from '../db/index.ts';
+import { type Cluster, createCluster, type PoolOptions } from '../db/index.ts';
+import type { Logger } from '../log/index.ts';
 
 /**
  * Clusters in the lifecycle at once. Each holds one connection, its transaction, which also records the
@@ -24,8 +25,23 @@ const SPARE_CONNECTIONS = 2;
 /**
  * The control-database pool options: every lifecycle transaction, the hand-off and the spare connections at once.
  *
- * @example createCluster({ primary: config.stateUrl, pool: controlDbPool('pgwarden-lambda'), healthCheck: { intervalMs: 0 } })
+ * Use {@link createControlDb} to open the database; this is exported for what reports the pool's size.
  */
 export function controlDbPool(applicationName: string): PoolOptions {
   return { max: ALERT_PATH_CONCURRENCY + HAND_OFF_CONNECTIONS + SPARE_CONNECTIONS, applicationName };
+}
+
+/**
+ * The one opener of the control database: its pool sized by {@link controlDbPool}, one primary and no background
+ * health checks (a failed query is the signal). `applicationName` says in `pg_stat_activity` which process it is.
+ *
+ * @example const stateDb = createControlDb(config.stateUrl, { applicationName: 'pgwarden-lambda', logger });
+ */
+export function createControlDb(url: string, options: { applicationName: string; logger?: Logger }): Cluster {
+  return createCluster({
+    primary: url,
+    logger: options.logger,
+    pool: controlDbPool(options.applicationName),
+    healthCheck: { intervalMs: 0 },
+  });
 }

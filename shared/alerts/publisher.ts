@@ -1,6 +1,7 @@
 import type { TxClient } from '../db/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { AlertEvent } from './event.ts';
+import { describeWouldSend, formatEventLine } from './event-line.ts';
 
 /**
  * The alert port: use cases (watchdog, topology, sweeper) hand their events here and do not know whether they
@@ -31,15 +32,19 @@ export interface PublishResult {
   deliveries: number;
 }
 
-/** A publisher that only logs each event: dry-run, and any run with no channel configured. */
-export function createLogPublisher(logger: Logger, options: { prefix?: string } = {}): AlertPublisher & { events: AlertEvent[] } {
+/**
+ * A publisher that only logs each event (its event line), and with `dryRun` the dry-run path every command and
+ * function shares: each event logged as `[dry-run] would send: …`, nothing sent.
+ */
+export function createLogPublisher(logger: Logger, options: { dryRun?: boolean } = {}): AlertPublisher & { events: AlertEvent[] } {
+  const describe = options.dryRun ? describeWouldSend : formatEventLine;
   const events: AlertEvent[] = [];
   return {
     events,
     async publish(batch) {
       for (const event of batch) {
         events.push(event);
-        logger.info(`${options.prefix ?? ''}alert ${event.status}: ${event.summary}`, {
+        logger.info(describe(event), {
           rule: event.rule,
           severity: event.severity,
           cluster: event.cluster,

@@ -3,14 +3,13 @@ import {
   type AlertPublisher,
   CHANNELS,
   type Channel,
-  controlDbPool,
+  createControlDb,
   createLogPublisher,
   type DeliveryMessage,
   type PublishResult,
 } from '../alerts/index.ts';
 import type { Config } from '../config/index.ts';
-import { createCluster } from '../db/index.ts';
-import type { Cluster } from '../db/types.ts';
+import type { Cluster } from '../db/index.ts';
 import { type Logger, silentLogger } from '../log/index.ts';
 import { createConsoleNotifier, createNotifiers, type FetchFn, type Notifier } from '../notifiers/index.ts';
 import { describeError } from '../redact/index.ts';
@@ -147,12 +146,7 @@ export function openControlDb(config: Pick<Config, 'stateUrl'>, logger: Logger =
   if (!config.stateUrl) {
     throw new DeliveryUsageError('stateUrl', 'the control database is required: give --state-url or PGWARDEN_STATE_URL (postgres://…)');
   }
-  return createCluster({
-    primary: config.stateUrl,
-    logger,
-    pool: controlDbPool('pgwarden-delivery'),
-    healthCheck: { intervalMs: 0 },
-  });
+  return createControlDb(config.stateUrl, { applicationName: 'pgwarden-delivery', logger });
 }
 
 /**
@@ -199,7 +193,7 @@ export async function openAlertPublisher(
   options: OpenDeliveryOptions = {},
 ): Promise<{ publisher: AlertPublisher; mode: PublisherMode; close(): Promise<void> }> {
   const none = async () => {};
-  if (options.dryRun) return { publisher: createLogPublisher(logger, { prefix: 'dry-run: ' }), mode: 'dry-run', close: none };
+  if (options.dryRun) return { publisher: createLogPublisher(logger, { dryRun: true }), mode: 'dry-run', close: none };
   const notifiers = createNotifiers(config, { logger, clock: options.clock, fetch: options.fetch });
   // A deployed publisher (watchdog, topology) holds no sender credentials: `channels` names where alerts go.
   const channels = config.channels ?? CHANNELS.filter((channel) => notifiers[channel] !== undefined);

@@ -1,4 +1,5 @@
 import { type AlertEvent, CHANNELS, type Channel, type DeliveryMessage, deliveryMessageSchema } from '../alerts/index.ts';
+import { createLimiter, type Limiter, mapWithConcurrency } from '../concurrency/index.ts';
 import type { Cluster } from '../db/index.ts';
 import { type Logger, silentLogger } from '../log/index.ts';
 import type { Notifier, SendOutcome } from '../notifiers/index.ts';
@@ -126,18 +127,13 @@ export async function processDeliveryBatch(records: readonly DeliveryRecord[], d
   const chunks: Accepted[][] = [];
   for (let i = 0; i < accepted.length; i += chunkSize) chunks.push(accepted.slice(i, i + chunkSize));
   const limit = createLimiter(Math.max(1, deps.maxSends ?? chunkSize));
-  let next = 0;
-  const worker = async () => {
-    while (next < chunks.length) {
-      const chunk = chunks[next++] as Accepted[];
-      const outcomes = await deliverChunk(chunk, deps, limit);
-      chunk.forEach((item, i) => {
-        results[item.index] = outcomes[i] as DeliveryResult;
-      });
-      await reportChunk(chunk, outcomes, deps);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(Math.max(1, deps.concurrency ?? 1), chunks.length) }, worker));
+  await mapWithConcurrency(chunks, deps.concurrency ?? 1, async (chunk) => {
+    const outcomes = await deliverChunk(chunk, deps, limit);
+    chunk.forEach((item, i) => {
+      results[item.index] = outcomes[i] as DeliveryResult;
+    });
+    await reportChunk(chunk, outcomes, deps);
+  });
 
   const batchItemFailures = results
     .filter((result) => result.outcome === 'rejected' || result.outcome === 'error')
@@ -193,25 +189,6 @@ async function safeSend(notifier: Notifier | undefined, channel: Channel, event:
     // A notifier reports expected failures as values; anything thrown is unexpected, and retried like a 5xx.
     return { kind: 'retry', error: describeError(error) };
   }
-}
-
-type Limiter = <T>(fn: () => Promise<T>) => Promise<T>;
-
-/** Runs at most `max` functions at once; a finished one hands its slot straight to the next in line. */
-function createLimiter(max: number): Limiter {
-  let active = 0;
-  const waiting: Array<() => void> = [];
-  return async (fn) => {
-    if (active < max) active++;
-    else await new Promise<void>((resolve) => waiting.push(resolve));
-    try {
-      return await fn();
-    } finally {
-      const nextInLine = waiting.shift();
-      if (nextInLine) nextInLine();
-      else active--;
-    }
-  };
 }
 
 /**

@@ -1,5 +1,6 @@
 import { type BatchResultErrorEntry, SendMessageBatchCommand, type SendMessageBatchRequestEntry, SQSClient } from '@aws-sdk/client-sqs';
 import type { Channel, DeliveryMessage } from '../alerts/index.ts';
+import { mapWithConcurrency } from '../concurrency/index.ts';
 import { type Logger, silentLogger } from '../log/index.ts';
 import { describeError } from '../redact/index.ts';
 import { DeliveryQueueError, DeliveryUsageError } from './errors.ts';
@@ -117,14 +118,9 @@ export function createSqsQueue(options: SqsQueueOptions): AlertQueue & { close()
         batch.push(message);
       }
       const failures: Array<{ id: string; reason: string }> = [];
-      let next = 0;
-      const worker = async () => {
-        while (next < batches.length) {
-          const batch = batches[next++] as (typeof batches)[number];
-          failures.push(...(await sendBatch(batch.url, batch.messages)));
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(Math.max(1, options.concurrency ?? 4), batches.length) }, worker));
+      await mapWithConcurrency(batches, options.concurrency ?? 4, async (batch) => {
+        failures.push(...(await sendBatch(batch.url, batch.messages)));
+      });
       if (failures.length > 0) {
         const reasons = [...new Set(failures.map((failure) => failure.reason))].slice(0, 3);
         throw new DeliveryQueueError(

@@ -1,6 +1,6 @@
-import type { Channel } from '../alerts/index.ts';
+import { type Channel, formatEventLine } from '../alerts/index.ts';
 import { redact } from '../redact/index.ts';
-import { describeTitle, describeValue } from './format.ts';
+import { describeValue } from './format.ts';
 import type { Notifier } from './outcome.ts';
 
 export interface ConsoleNotifierOptions {
@@ -10,7 +10,8 @@ export interface ConsoleNotifierOptions {
 
 /**
  * A local sink for when no Slack or Loki is configured: one readable line per event, like
- * `2026-03-01T12:00:00.000Z [CRITICAL] Critical: Total connections on orders / pg-1 — 120 connections … · value 120 (threshold 100) · database app`.
+ * `2026-03-01T12:00:00.000Z critical connections_total firing: 120 connections … · value 120 (threshold 100) · database app`,
+ * the event line every other place shows (`formatEventLine`) with the time and the details a notifier carries.
  * It always answers `sent` with status 0 (no HTTP exchange took place).
  */
 export function createConsoleNotifier(
@@ -20,9 +21,7 @@ export function createConsoleNotifier(
   return {
     channel: options.channel ?? 'slack',
     async send(event) {
-      const parts = [
-        `${event.observedAt} [${event.status === 'resolved' ? 'RESOLVED' : event.severity.toUpperCase()}] ${describeTitle(event)} — ${event.summary}`,
-      ];
+      const parts = [`${event.observedAt} ${formatEventLine(event)}`];
       const value = describeValue(event);
       if (value !== undefined) parts.push(`value ${value}`);
       if (event.database !== undefined) parts.push(`database ${event.database}`);

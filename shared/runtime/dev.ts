@@ -55,12 +55,12 @@ function render(view: DevView, name: ScheduledName, output: unknown): void {
   if (name === 'watchdog') {
     for (const check of (output as WatchdogJson).checks ?? []) {
       view.connections(formatCheckLine(check));
-      for (const event of check.events) view.alert({ ...event, text: event.summary });
+      for (const event of check.events) view.alert(event);
     }
   } else if (name === 'topology') {
     for (const result of (output as { clusters?: TopologyResult[] }).clusters ?? []) {
       view.topology(result);
-      for (const event of result.events) view.alert({ ...event, text: event.summary });
+      for (const event of result.events) view.alert(event);
     }
   } else {
     const sweep = output as { due?: number; published?: number; promotedDead?: number };

@@ -1,3 +1,4 @@
+import { type EventLineFields, formatEventLine } from '../alerts/index.ts';
 import { formatBytes } from '../config/index.ts';
 import { redact } from '../redact/index.ts';
 import type { TopologyResult } from '../topology/index.ts';
@@ -9,7 +10,8 @@ export interface DevView {
   /** A node's connection stats from a watchdog round. */
   connections(line: string): void;
   topology(summary: TopologySummary): void;
-  alert(summary: { status: string; severity: string; rule: string; text: string }): void;
+  /** An alert event a handler reported, in the one event-line wording. */
+  alert(event: EventLineFields): void;
   deliveries(counts: Record<string, number>): void;
   sink(text: string): void;
   scenario(message: string): void;
@@ -54,16 +56,10 @@ export function createDevView(options: { write?: (line: string) => void; color?:
         `cluster=${summary.cluster} verdict=${summary.verdict} primary=${summary.primary?.node ?? 'none'} replicas=[${replicas}]${down}${summary.changed ? ' (changed)' : ''}`,
       );
     },
-    alert(summary) {
+    alert(event) {
       const code =
-        summary.status === 'resolved'
-          ? 'green'
-          : summary.severity === 'critical'
-            ? 'red'
-            : summary.severity === 'warning'
-              ? 'yellow'
-              : 'cyan';
-      line('alert', code, `${summary.status.toUpperCase()} ${summary.severity} ${summary.rule}: ${summary.text}`);
+        event.status === 'resolved' ? 'green' : event.severity === 'critical' ? 'red' : event.severity === 'warning' ? 'yellow' : 'cyan';
+      line('alert', code, formatEventLine(event));
     },
     deliveries(counts) {
       const text = ['pending', 'sent', 'failed', 'dead'].map((status) => `${status}=${counts[status] ?? 0}`).join(' ');

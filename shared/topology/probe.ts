@@ -2,6 +2,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
+import { mapWithConcurrency } from '../concurrency/index.ts';
 import type { NodeConfig } from '../config/index.ts';
 import { nodeAddress } from '../config/index.ts';
 import { isRetryable, parseLsn, RetryExhaustedError, withConnection, withRetry } from '../db/index.ts';
@@ -88,17 +89,6 @@ function lsnDistance(to: string, from: string): number {
 
 async function defaultLookup(host: string): Promise<string> {
   return (await dnsLookup(host)).address;
-}
-
-/** Runs `fn` over `items` with at most `limit` running at once; results keep the input order. */
-async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < items.length; i = next++) results[i] = await fn(items[i] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 function checkCount(option: string, value: number, min: number): void {
@@ -207,7 +197,7 @@ export async function probeCluster(nodes: readonly NodeConfig[], options: ProbeO
     const value = options[option];
     if (value !== undefined) checkCount(option, value, 1);
   }
-  const probes = await mapBounded(nodes, concurrency, (node) => probeNode(node, options));
+  const probes = await mapWithConcurrency(nodes, concurrency, (node) => probeNode(node, options));
   const primaries = probes.filter((p): p is PrimaryProbe => p.state === 'primary');
   const primary = primaries.length === 1 ? primaries[0] : undefined;
   if (!primary) return probes;

@@ -10,12 +10,12 @@ import {
   AlertStateError,
   type AlertStateStore,
   applyAndPublish,
+  createLogPublisher,
   type LifecycleTiming,
 } from '../alerts/index.ts';
 import type { Logger } from '../log/index.ts';
 import { describeError } from '../redact/index.ts';
 import { WatchdogPublishError } from './errors.ts';
-import { formatEvent } from './format.ts';
 
 /** What every cluster of one run shares. */
 export interface AlertPathRun {
@@ -44,11 +44,14 @@ export interface ClusterAlerts {
   test?: AlertEvent;
 }
 
-/** Publishes `events` now (in dry-run: logs `[dry-run] would send: …`). Throws `WatchdogPublishError`. */
+/**
+ * Publishes `events` now. In dry-run they go to the one dry-run publisher on the run's logger instead
+ * (`[dry-run] would send: …`, nothing sent), whatever publisher the caller passed. Throws `WatchdogPublishError`.
+ */
 async function publishNow(run: AlertPathRun, cluster: string, events: readonly AlertEvent[]): Promise<void> {
   if (events.length === 0) return;
   if (run.dryRun) {
-    for (const event of events) run.logger.info(`[dry-run] would send: ${formatEvent(event)}`);
+    await createLogPublisher(run.logger, { dryRun: true }).publish(events);
     run.report(events, false);
     return;
   }

@@ -60,11 +60,6 @@ export function formatCheckLine(check: Pick<WatchdogJsonCheck, 'cluster' | 'node
   );
 }
 
-/** `critical connections_saturation firing: orders/orders-0: 96% of usable connections in use, …` */
-export function formatEvent(event: AlertEvent): string {
-  return `${event.severity} ${event.rule} ${event.status}: ${event.summary}`;
-}
-
 function jsonStats(stats: WatchdogJsonStats): WatchdogJsonStats {
   return Object.fromEntries(JSON_STATS_KEYS.map((key) => [key, stats[key]])) as WatchdogJsonStats;
 }

@@ -9,13 +9,13 @@ import {
   type AlertStateStore,
   createAlertStateStore,
 } from '../alerts/index.ts';
+import { mapWithConcurrency } from '../concurrency/index.ts';
 import type { ClusterConfig, WatchdogSettings } from '../config/index.ts';
 import { nodeAddress } from '../config/index.ts';
 import type { Cluster } from '../db/index.ts';
 import type { Logger } from '../log/index.ts';
 import { silentLogger } from '../log/index.ts';
 import { type AlertPathRun, runAlertPath } from './alert-path.ts';
-import { mapWithConcurrency } from './concurrency.ts';
 import { WatchdogOptionsError } from './errors.ts';
 import { formatCheckLine } from './format.ts';
 import type { NodeCheck, WatchdogResult } from './result.ts';

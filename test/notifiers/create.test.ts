@@ -70,9 +70,9 @@ describe('createConsoleNotifier', () => {
       }),
     );
     expect(lines).toEqual([
-      '2026-03-01T12:00:00.000Z [CRITICAL] Critical: Total connections on orders / pg-1 — 120 connections on orders/pg-1 (app), threshold 100 · ' +
+      '2026-03-01T12:00:00.000Z critical connections_total firing: 120 connections on orders/pg-1 (app), threshold 100 · ' +
         'value 120 (threshold 100) · database app · rule connections_total · event 7d1c2f4e-8a3b-4c5d-9e6f-0a1b2c3d4e5f',
-      '2026-03-01T12:00:00.000Z [RESOLVED] Resolved: Connection failure on orders / pg-1 — postgres://monitor:***@db:5432/app reachable again · ' +
+      '2026-03-01T12:00:00.000Z critical connect_failure resolved: postgres://monitor:***@db:5432/app reachable again · ' +
         'database app · rule connect_failure · event 7d1c2f4e-8a3b-4c5d-9e6f-0a1b2c3d4e5f',
     ]);
     expect(createConsoleNotifier(() => {}).channel).toBe('slack');

@@ -1,0 +1,2 @@
+export type { Limiter } from './limiter.ts';
+export { createLimiter, mapWithConcurrency } from './limiter.ts';
