@@ -6,12 +6,27 @@ export function nodeUrl(node: EmbeddedNode, credentials: Credentials, options: U
   return `postgres://${encodeURIComponent(options.user ?? credentials.user)}:${encodeURIComponent(options.password ?? credentials.password)}@127.0.0.1:${node.port}/${options.database ?? 'postgres'}`;
 }
 
-/** The `primary_conninfo` with which `standby` streams from `primary`, quoted for postgresql.conf or ALTER SYSTEM. */
-export function quotedPrimaryConninfo(primary: EmbeddedNode, standby: EmbeddedNode, credentials: Credentials): string {
-  const template = `host=127.0.0.1 port=${primary.port} user=${credentials.user} password=${credentials.password} application_name=${'%s'}`;
-  return quoteConninfo(template.replace('%s', standby.name));
+/**
+ * The libpq connection string with which `standby` streams from `primary`. Every value is single-quoted, with a
+ * backslash or a quote escaped by a backslash (libpq's keyword/value rules), so any password survives: a space, a
+ * quote, a backslash or a `%s` in it included.
+ */
+export function primaryConninfo(primary: EmbeddedNode, standby: EmbeddedNode, credentials: Credentials): string {
+  const pairs: Array<[string, string]> = [
+    ['host', '127.0.0.1'],
+    ['port', String(primary.port)],
+    ['user', credentials.user],
+    ['password', credentials.password],
+    ['application_name', standby.name],
+  ];
+  return pairs.map(([key, value]) => `${key}='${value.replace(/[\\']/g, (c) => `\\${c}`)}'`).join(' ');
 }
 
-function quoteConninfo(value: string): string {
-  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+/**
+ * A string value for postgresql.conf: single quotes, a quote doubled. Backslashes are doubled too, since the file's
+ * parser reads backslash escapes inside quoted values. (For `ALTER SYSTEM`, quote with the client's `escapeLiteral`: SQL
+ * strings take backslashes literally.)
+ */
+export function confString(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 }

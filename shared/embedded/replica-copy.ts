@@ -4,7 +4,7 @@
  */
 import { chmod, cp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { quotedPrimaryConninfo } from './conninfo.ts';
+import { confString, primaryConninfo } from './conninfo.ts';
 import { chownRecursive } from './host.ts';
 import type { Credentials, EmbeddedNode, RunAs } from './types.ts';
 
@@ -21,7 +21,7 @@ export async function configureStandby(
   await writeFile(path.join(standby.dataDir, 'standby.signal'), '');
   await writeFile(
     path.join(standby.dataDir, 'postgresql.auto.conf'),
-    `primary_conninfo = ${quotedPrimaryConninfo(primary, standby, credentials)}\nrecovery_target_timeline = 'latest'\n`,
+    `primary_conninfo = ${confString(primaryConninfo(primary, standby, credentials))}\nrecovery_target_timeline = 'latest'\n`,
   );
   await chownRecursive(standby.dataDir, runAs);
 }

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import type { Logger } from '../log/index.ts';
-import { nodeUrl, quotedPrimaryConninfo } from './conninfo.ts';
+import { nodeUrl, primaryConninfo } from './conninfo.ts';
 import { configureStandby } from './replica-copy.ts';
 import type { Binaries, Credentials, EmbeddedNode, RunAs } from './types.ts';
 
@@ -245,7 +245,9 @@ async function promote(options: SupervisorOptions, node: EmbeddedNode): Promise<
 
 async function follow(options: SupervisorOptions, replica: EmbeddedNode, primary: EmbeddedNode): Promise<void> {
   await withAdminClient(options, replica, async (client) => {
-    await client.query(`alter system set primary_conninfo = ${quotedPrimaryConninfo(primary, replica, options.credentials)}`);
+    await client.query(
+      `alter system set primary_conninfo = ${client.escapeLiteral(primaryConninfo(primary, replica, options.credentials))}`,
+    );
     await client.query("alter system set recovery_target_timeline = 'latest'");
     await client.query('select pg_reload_conf()');
   });

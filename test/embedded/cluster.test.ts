@@ -74,3 +74,43 @@ describe('embedded test cluster', () => {
     await hole.close();
   });
 });
+
+describe('embedded test cluster with a password that needs quoting', () => {
+  // A quote, a backslash, a space and a `%s`: each broke the standby's primary_conninfo before it was quoted per value.
+  const password = "it's a \\ %s pass";
+  let cluster: TestCluster;
+  beforeAll(async () => {
+    cluster = await startTestCluster({ replicas: 1, password });
+  });
+  afterAll(() => cluster?.close());
+
+  async function streamingReplicas(): Promise<string[]> {
+    const client = new pg.Client(cluster.url(cluster.primary()));
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ name: string }>(
+        "select application_name as name from pg_stat_replication where state = 'streaming' order by 1",
+      );
+      return rows.map((row) => row.name);
+    } finally {
+      await client.end();
+    }
+  }
+
+  it('streams to the replica from the copied configuration, and again after follow() rewrites it with ALTER SYSTEM', async () => {
+    await expect.poll(streamingReplicas, { timeout: 20_000 }).toEqual(['pg-1']);
+    await cluster.follow(cluster.node('pg-1'), cluster.primary());
+    const client = new pg.Client(cluster.url(cluster.node('pg-1')));
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ conninfo: string }>("select current_setting('primary_conninfo') as conninfo");
+      expect(rows[0]?.conninfo, 'the password, quoted, in the replica’s primary_conninfo').toContain("password='it\\'s a \\\\ %s pass'");
+    } finally {
+      await client.end();
+    }
+    // A restart makes the replica connect with what follow() wrote, not with the walreceiver it already had.
+    await cluster.stop('pg-1');
+    await cluster.start('pg-1');
+    await expect.poll(streamingReplicas, { timeout: 20_000 }).toEqual(['pg-1']);
+  });
+});
