@@ -25,6 +25,9 @@ describe('promotion watch', () => {
     const proxy = createProxy({
       nodes: proxyNodes(cluster),
       settings: testSettings({ checkInterval: 60_000, promotionCheckInterval: 100 }),
+      // The quicker full checks of a start-up without a known primary would otherwise run for a moment after start()
+      // and could be the ones to see the promotion (seen under load): only the watch may see it here.
+      fastCheckIntervalMs: 60_000,
       logger,
     });
     await proxy.start();
