@@ -12,7 +12,7 @@ import type { Logger } from '../log/index.ts';
 import type { AddressManager } from './address.ts';
 import { createIpAddressManager } from './address.ts';
 import { createApiServer } from './api.ts';
-import { type CheckClock, createCheckScheduler } from './checks.ts';
+import { createCheckScheduler } from './checks.ts';
 import { attachCounters, createCounterBuffers } from './counters.ts';
 import { createDataPlane, type DataPlane, type Routes } from './data-plane.ts';
 import { ProxyListenError, ProxyOptionsError } from './errors.ts';
@@ -21,33 +21,15 @@ import { createProxyMetrics, type ListenerName, type ProxyMetrics } from './metr
 import { createNativeDataPlane, type NativeAddon, nativeSplice } from './native.ts';
 import { type NodeObservation, planRoutes, type RoutePlan, type SplitBrain } from './router.ts';
 import { type DataPath, defaultDataPath } from './splice.ts';
+import type { LeaderElectorFactory, ProxyClock, ProxyDataPath, ProxyNode, ProxyState, ProxyStatus } from './types.ts';
 import type { RefusalReason } from './wire.ts';
 import { type FromWorker, spawnProxyWorker, type ToWorker } from './worker.ts';
-
-/** Timers, injectable so tests and simulations control time. */
-export type ProxyClock = CheckClock;
 
 const systemClock: ProxyClock = {
   now: () => Date.now(),
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
-
-/** The shape of `shared/k8s`'s `createLeaderElector` result. */
-export interface LeaderElector {
-  start(): void;
-  stop(): Promise<void>;
-  isLeader(): boolean;
-}
-
-/** Builds an elector wired to the proxy's callbacks (so the proxy decides what leading means: holding the VIP). */
-export type LeaderElectorFactory = (handlers: { onStartedLeading: () => void; onStoppedLeading: () => void }) => LeaderElector;
-
-export interface ProxyNode {
-  readonly name: string;
-  /** The node URL; its user and password are the monitoring login. Clients bring their own credentials. */
-  readonly url: string;
-}
 
 export interface CreateProxyOptions {
   readonly nodes: readonly ProxyNode[];
@@ -62,51 +44,6 @@ export interface CreateProxyOptions {
   readonly dataPath?: ProxyDataPath;
   /** Probe interval while no primary is known or the primary's check failed. Default 100 ms. */
   readonly fastCheckIntervalMs?: number;
-}
-
-/**
- * `native`: the addon's epoll threads (native.ts); `handles` and `streams`: the JavaScript data plane on the event
- * loop and worker threads (splice.ts).
- */
-export type ProxyDataPath = 'native' | DataPath;
-
-export type ProxyStatus = 'created' | 'starting' | 'running' | 'draining' | 'stopped';
-export type NodeRole = 'primary' | 'replica' | 'unknown';
-
-export interface NodeState {
-  readonly name: string;
-  readonly host: string;
-  readonly port: number;
-  readonly role: NodeRole;
-  readonly up: boolean;
-  readonly drained: boolean;
-  readonly timeline: number | null;
-  readonly lagBytes: number | null;
-  /** Serving: the read-write target, or in the read-only pool. */
-  readonly routing: { readonly rw: boolean; readonly ro: boolean };
-  readonly connections: Readonly<Record<ListenerName, number>>;
-  readonly connectionsTotal: Readonly<Record<ListenerName, number>>;
-  readonly bytesIn: number;
-  readonly bytesOut: number;
-  readonly lastCheckMs: number | null;
-  readonly lastCheckAt: string | null;
-  readonly error: string | null;
-}
-
-export interface ProxyState {
-  readonly status: ProxyStatus;
-  readonly leader: boolean;
-  readonly primary: string | null;
-  /** Why read-write is refused now (null while a primary is routed). */
-  readonly rwRefusal: RefusalReason | null;
-  readonly replicas: string[];
-  readonly splitBrain: SplitBrain;
-  readonly failovers: number;
-  /** Data-plane threads sharing the listeners (setting `workers`). */
-  readonly workers: number;
-  readonly dataPath: ProxyDataPath;
-  readonly clients: { readonly active: number; readonly max: number };
-  readonly nodes: NodeState[];
 }
 
 export interface ProxyService {
