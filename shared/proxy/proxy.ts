@@ -14,12 +14,12 @@ import { createIpAddressManager } from './address.ts';
 import { createApiServer } from './api.ts';
 import { createCheckScheduler } from './checks.ts';
 import { attachCounters, createCounterBuffers } from './counters.ts';
-import { createDataPlane, type DataPlane, type Routes } from './data-plane.ts';
+import { createDataPlane, type DataPlane } from './data-plane.ts';
 import { ProxyListenError, ProxyOptionsError } from './errors.ts';
 import { createNodeMonitor, type NodeHealth, type NodeMonitor } from './health.ts';
 import { createProxyMetrics, type ListenerName, type ProxyMetrics } from './metrics.ts';
 import { createNativeDataPlane, type NativeAddon, nativeSplice } from './native.ts';
-import { type NodeObservation, planRoutes, type RoutePlan, type SplitBrain } from './router.ts';
+import { createRoutePlanner } from './route-planner.ts';
 import { type DataPath, defaultDataPath } from './splice.ts';
 import type { LeaderElectorFactory, ProxyClock, ProxyDataPath, ProxyNode, ProxyState, ProxyStatus } from './types.ts';
 import type { RefusalReason } from './wire.ts';
@@ -141,9 +141,6 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
   const threads = dataThreads(settings.workers);
   const seen = new Set<string>();
   let status: ProxyStatus = 'created';
-  let plan: RoutePlan = planRoutes([], { maxLagBytes: settings.maxLag });
-  let failovers = 0;
-  let lastPrimary: string | null = null;
   let leading = false;
 
   const checking = () => status === 'starting' || status === 'running' || status === 'draining';
@@ -186,19 +183,26 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     if (onIdle && counters.clients() === 0) onIdle();
   };
 
-  const routesOf = (current: RoutePlan): Routes => ({
-    primary: current.primary === null ? null : (byName.get(current.primary) as NodeRuntime).index,
-    rwRefusal: current.rwRefusal ?? 'no_primary',
-    replicas: current.replicas.map((name) => (byName.get(name) as NodeRuntime).index),
+  /** Plans routes from the checks and fences a demoted primary's clients (route-planner.ts). */
+  const planner = createRoutePlanner({
+    nodes,
+    maxLagBytes: settings.maxLag,
+    logger,
+    openReadWrite: (node) => counters.open(node.index, 'rw'),
+    // Messages to a worker arrive in order, so a worker has the new routes before any close that follows.
+    publish: (routes) => {
+      plane.setRoutes(routes);
+      broadcast({ type: 'routes', routes });
+    },
+    closeClients: (node, scope) => closeClients(node, scope),
   });
-  let routes = routesOf(plan);
 
   const planeOptions = {
     nodes: planeNodes,
     counters,
     maxClients: settings.maxClients,
     connectTimeout: settings.connectTimeout,
-    routes,
+    routes: planner.routes(),
     onRefused: (listener: ListenerName, reason: RefusalReason, detail?: Record<string, unknown>) =>
       logger.debug('client refused', { listener, reason, ...detail }),
     onBackendFailed: (index: number) => recheck(nodes[index] as NodeRuntime),
@@ -218,15 +222,6 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     for (const worker of workers) worker.thread.postMessage(message);
   };
 
-  /** Hands the plan's routes to every data plane (messages to a worker arrive in order, before any close). */
-  const publishRoutes = () => {
-    const next = routesOf(plan);
-    if (JSON.stringify(next) === JSON.stringify(routes)) return;
-    routes = next;
-    plane.setRoutes(routes);
-    broadcast({ type: 'routes', routes });
-  };
-
   /** Closes a node's clients on every thread: its read-write ones, or all. */
   const closeClients = (node: NodeRuntime, scope: ListenerName | 'all') => {
     plane.closeNode(node.index, scope);
@@ -241,61 +236,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     workers: () => Array.from({ length: threads }, (_, slot) => counters.routedBy(slot)),
   });
 
-  /** Read-write connections may only stay on the current primary; with split brain unresolved, on none. */
-  const enforceFencing = () => {
-    for (const node of nodes) {
-      const open = counters.open(node.index, 'rw');
-      if (open === 0) continue;
-      const fence =
-        plan.primary !== null
-          ? node.name !== plan.primary
-          : plan.splitBrain.kind === 'unresolved' || node.drained || node.health?.recovery === true;
-      if (!fence) continue;
-      closeClients(node, 'rw');
-      logger.warn('fenced read-write clients of a node that is no longer the primary', {
-        node: node.name,
-        clients: open,
-        primary: plan.primary,
-      });
-    }
-  };
-
-  const describeSplitBrain = (splitBrain: SplitBrain) =>
-    splitBrain.kind === 'none'
-      ? 'none'
-      : `${splitBrain.kind}: ${splitBrain.primaries.join(', ')} (timeline ${splitBrain.timeline ?? 'unknown'})`;
-
-  const replan = () => {
-    const observations: NodeObservation[] = nodes.map((n) => ({
-      name: n.name,
-      up: n.health?.ok === true,
-      recovery: n.health?.recovery ?? null,
-      timeline: n.health?.timeline ?? null,
-      lsn: n.health?.lsn ?? null,
-      receiveLsn: n.health?.receiveLsn ?? null,
-      drained: n.drained,
-    }));
-    const previous = plan;
-    plan = planRoutes(observations, { maxLagBytes: settings.maxLag });
-    publishRoutes();
-    if (plan.primary !== null && lastPrimary !== null && plan.primary !== lastPrimary) {
-      failovers++;
-      logger.warn('primary changed', { from: lastPrimary, to: plan.primary });
-    } else if (plan.primary !== null && lastPrimary === null) {
-      logger.info('primary found', { primary: plan.primary });
-    }
-    if (plan.primary === null && previous.primary !== null) {
-      logger.warn('no read-write target', { previous: previous.primary, reason: plan.rwRefusal });
-    }
-    if (plan.primary !== null) lastPrimary = plan.primary;
-    if (describeSplitBrain(plan.splitBrain) !== describeSplitBrain(previous.splitBrain)) {
-      if (plan.splitBrain.kind === 'none') logger.info('split brain resolved');
-      else logger.error('split brain: more than one primary', { state: describeSplitBrain(plan.splitBrain), primary: plan.primary });
-    }
-    if (plan.replicas.join(',') !== previous.replicas.join(','))
-      logger.info('read-only pool changed', { replicas: plan.replicas.join(',') });
-    enforceFencing();
-  };
+  const replan = () => planner.replan();
 
   /**
    * Full checks, faster while the read-write target is unknown or in doubt, and the promotion watch on replicas,
@@ -309,7 +250,10 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     promotionCheckInterval: settings.promotionCheckInterval,
     logger,
     active: checking,
-    inDoubt: () => plan.primary === null || byName.get(plan.primary)?.health?.ok !== true,
+    inDoubt: () => {
+      const { primary } = planner.plan();
+      return primary === null || byName.get(primary)?.health?.ok !== true;
+    },
     onChecked: (node, health) => {
       metrics.observeCheck(node.name, health.latencyMs / 1000, health.ok);
       replan();
@@ -318,39 +262,42 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
 
   const ports = { rw: 0, ro: 0, api: 0 };
 
-  const state = (): ProxyState => ({
-    status,
-    leader: leading,
-    primary: plan.primary,
-    rwRefusal: plan.primary === null ? (plan.rwRefusal ?? 'no_primary') : null,
-    replicas: [...plan.replicas],
-    splitBrain: plan.splitBrain,
-    failovers,
-    workers: threads,
-    dataPath: dataPath.path,
-    clients: { active: counters.clients(), max: settings.maxClients },
-    nodes: nodes.map((n) => {
-      const traffic = counters.traffic(n.index);
-      return {
-        name: n.name,
-        host: n.host,
-        port: n.port,
-        role: n.health?.ok ? (n.health.recovery ? 'replica' : 'primary') : 'unknown',
-        up: n.health?.ok === true,
-        drained: n.drained,
-        timeline: n.health?.timeline ?? null,
-        lagBytes: plan.lag[n.name] ?? null,
-        routing: { rw: plan.primary === n.name, ro: plan.replicas.includes(n.name) },
-        connections: traffic.open,
-        connectionsTotal: traffic.total,
-        bytesIn: traffic.bytesIn,
-        bytesOut: traffic.bytesOut,
-        lastCheckMs: n.health ? Math.round(n.health.latencyMs * 10) / 10 : null,
-        lastCheckAt: n.lastCheckAt === null ? null : new Date(n.lastCheckAt).toISOString(),
-        error: n.health?.error ?? null,
-      };
-    }),
-  });
+  const state = (): ProxyState => {
+    const plan = planner.plan();
+    return {
+      status,
+      leader: leading,
+      primary: plan.primary,
+      rwRefusal: plan.primary === null ? (plan.rwRefusal ?? 'no_primary') : null,
+      replicas: [...plan.replicas],
+      splitBrain: plan.splitBrain,
+      failovers: planner.failovers(),
+      workers: threads,
+      dataPath: dataPath.path,
+      clients: { active: counters.clients(), max: settings.maxClients },
+      nodes: nodes.map((n) => {
+        const traffic = counters.traffic(n.index);
+        return {
+          name: n.name,
+          host: n.host,
+          port: n.port,
+          role: n.health?.ok ? (n.health.recovery ? 'replica' : 'primary') : 'unknown',
+          up: n.health?.ok === true,
+          drained: n.drained,
+          timeline: n.health?.timeline ?? null,
+          lagBytes: plan.lag[n.name] ?? null,
+          routing: { rw: plan.primary === n.name, ro: plan.replicas.includes(n.name) },
+          connections: traffic.open,
+          connectionsTotal: traffic.total,
+          bytesIn: traffic.bytesIn,
+          bytesOut: traffic.bytesOut,
+          lastCheckMs: n.health ? Math.round(n.health.latencyMs * 10) / 10 : null,
+          lastCheckAt: n.lastCheckAt === null ? null : new Date(n.lastCheckAt).toISOString(),
+          error: n.health?.error ?? null,
+        };
+      }),
+    };
+  };
 
   const drainNode = (name: string): boolean => {
     const node = byName.get(name);
@@ -421,7 +368,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
         maxClients: settings.maxClients,
         connectTimeout: settings.connectTimeout,
         dataPath: jsPath ?? defaultDataPath,
-        routes,
+        routes: planner.routes(),
         listenHost: settings.listenHost,
         ports: bound,
       });
@@ -521,8 +468,8 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
         workers: threads,
         dataPath: dataPath.path,
         ...('why' in dataPath && dataPath.why ? { dataPathReason: dataPath.why } : {}),
-        primary: plan.primary,
-        replicas: plan.replicas.join(','),
+        primary: planner.plan().primary,
+        replicas: planner.plan().replicas.join(','),
       });
     },
     async drain() {
