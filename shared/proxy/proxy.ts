@@ -3,9 +3,6 @@
  * (least connections), health checks, fencing of a demoted primary's clients, graceful drain, the HTTP API and,
  * with a Lease elector, the floating address.
  */
-import { isIP } from 'node:net';
-import { availableParallelism } from 'node:os';
-import type { Worker } from 'node:worker_threads';
 import type { ProxySettings } from '../config/index.ts';
 import { nodeAddress } from '../config/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -13,17 +10,12 @@ import type { AddressManager } from './address.ts';
 import { createIpAddressManager } from './address.ts';
 import { createApiServer } from './api.ts';
 import { createCheckScheduler } from './checks.ts';
-import { attachCounters, createCounterBuffers } from './counters.ts';
-import { createDataPlane, type DataPlane } from './data-plane.ts';
-import { ProxyListenError, ProxyOptionsError } from './errors.ts';
+import { ProxyOptionsError } from './errors.ts';
 import { createNodeMonitor, type NodeHealth, type NodeMonitor } from './health.ts';
-import { createProxyMetrics, type ListenerName, type ProxyMetrics } from './metrics.ts';
-import { createNativeDataPlane, type NativeAddon, nativeSplice } from './native.ts';
+import { createProxyMetrics, type ProxyMetrics } from './metrics.ts';
+import { createProxyPlanes, dataThreads } from './planes.ts';
 import { createRoutePlanner } from './route-planner.ts';
-import { type DataPath, defaultDataPath } from './splice.ts';
 import type { LeaderElectorFactory, ProxyClock, ProxyDataPath, ProxyNode, ProxyState, ProxyStatus } from './types.ts';
-import type { RefusalReason } from './wire.ts';
-import { type FromWorker, spawnProxyWorker, type ToWorker } from './worker.ts';
 
 const systemClock: ProxyClock = {
   now: () => Date.now(),
@@ -71,55 +63,6 @@ interface NodeRuntime {
   health: NodeHealth | null;
   lastCheckAt: number | null;
   drained: boolean;
-}
-
-/** A data-plane worker thread as the control plane sees it. */
-interface WorkerHandle {
-  readonly thread: Worker;
-  /** Resolves when the thread has exited. */
-  readonly exited: Promise<void>;
-}
-
-/** Platforms where several sockets may bind one port with SO_REUSEPORT (Node's `reusePort`). */
-const REUSE_PORT_PLATFORMS: ReadonlySet<string> = new Set(['linux', 'freebsd']);
-
-/**
- * Data-plane threads for `workers`: a number as given; `auto` one per CPU this process may run on (HAProxy's
- * `nbthread` default), or one where the platform cannot share a port between threads.
- */
-function dataThreads(workers: ProxySettings['workers']): number {
-  const shareable = REUSE_PORT_PLATFORMS.has(process.platform);
-  if (workers === 'auto') return shareable ? availableParallelism() : 1;
-  if (workers > 1 && !shareable) {
-    throw new ProxyOptionsError(
-      `workers: ${workers} data-plane threads share the ports with SO_REUSEPORT, which ${process.platform} lacks; use 1`,
-    );
-  }
-  return workers;
-}
-
-const SETTING_PATHS: Record<ProxySettings['dataPath'], ProxyDataPath | undefined> = {
-  auto: undefined,
-  native: 'native',
-  javascript: defaultDataPath,
-};
-
-/**
- * The data path to run: the one asked for, else native where the addon loads and every node is an IP address
- * (the addon connects without DNS), else the JavaScript path the runtime supports best. `why` says what kept the
- * default off native.
- */
-function chooseDataPath(
-  asked: ProxyDataPath | undefined,
-  nodes: ReadonlyArray<{ host: string }>,
-): { path: 'native'; addon: NativeAddon } | { path: DataPath; why?: string } {
-  if (asked !== undefined && asked !== 'native') return { path: asked };
-  const loaded = nativeSplice();
-  const named = nodes.find((n) => isIP(n.host) === 0);
-  const why = 'error' in loaded ? loaded.error : named ? `node host ${named.host} is a name, not an IP address` : undefined;
-  if (why === undefined && 'addon' in loaded) return { path: 'native', addon: loaded.addon };
-  if (asked === 'native') throw new ProxyOptionsError(`dataPath: native is not available: ${why}`);
-  return { path: defaultDataPath, why };
 }
 
 /**
@@ -170,19 +113,6 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     return runtime;
   });
   const byName = new Map(nodes.map((n) => [n.name, n]));
-  const planeNodes = nodes.map(({ name, host, port }) => ({ name, host, port }));
-  const dataPath = chooseDataPath(options.dataPath ?? SETTING_PATHS[settings.dataPath], planeNodes);
-  /** The JavaScript path's flavour, for the planes that run it (none on the native path). */
-  const jsPath = dataPath.path === 'native' ? null : dataPath.path;
-  const counters = attachCounters(createCounterBuffers(threads, nodes.length, settings.maxClients));
-  const workers: WorkerHandle[] = [];
-
-  /** Set while `drain()` waits for the last client. */
-  let onIdle: (() => void) | undefined;
-  const checkIdle = () => {
-    if (onIdle && counters.clients() === 0) onIdle();
-  };
-
   /** Plans routes from the checks and fences a demoted primary's clients (route-planner.ts). */
   const planner = createRoutePlanner({
     nodes,
@@ -190,43 +120,23 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     logger,
     openReadWrite: (node) => counters.open(node.index, 'rw'),
     // Messages to a worker arrive in order, so a worker has the new routes before any close that follows.
-    publish: (routes) => {
-      plane.setRoutes(routes);
-      broadcast({ type: 'routes', routes });
-    },
-    closeClients: (node, scope) => closeClients(node, scope),
+    publish: (routes) => planes.setRoutes(routes),
+    closeClients: (node, scope) => planes.closeNode(node.index, scope),
   });
 
-  const planeOptions = {
-    nodes: planeNodes,
-    counters,
-    maxClients: settings.maxClients,
-    connectTimeout: settings.connectTimeout,
-    routes: planner.routes(),
-    onRefused: (listener: ListenerName, reason: RefusalReason, detail?: Record<string, unknown>) =>
-      logger.debug('client refused', { listener, reason, ...detail }),
-    onBackendFailed: (index: number) => recheck(nodes[index] as NodeRuntime),
-    onIdle: checkIdle,
-  };
-  /**
-   * The native path runs every data-plane thread inside the addon. The JavaScript path runs one plane here
-   * (slot 0) and, with `workers` above 1, one per worker thread.
-   */
-  const plane: DataPlane =
-    dataPath.path === 'native'
-      ? createNativeDataPlane(dataPath.addon, { ...planeOptions, threads }, counters)
-      : createDataPlane({ ...planeOptions, slot: 0, dataPath: dataPath.path });
-  const workerThreads = jsPath ? threads : 1;
-
-  const broadcast = (message: ToWorker) => {
-    for (const worker of workers) worker.thread.postMessage(message);
-  };
-
-  /** Closes a node's clients on every thread: its read-write ones, or all. */
-  const closeClients = (node: NodeRuntime, scope: ListenerName | 'all') => {
-    plane.closeNode(node.index, scope);
-    broadcast({ type: 'close', node: node.index, scope });
-  };
+  /** The data planes on the native or JavaScript path, with `threads` sharing the ports (planes.ts). */
+  const planes = createProxyPlanes({
+    nodes: nodes.map(({ name, host, port }) => ({ name, host, port })),
+    threads,
+    dataPath: options.dataPath,
+    settings,
+    routes: () => planner.routes(),
+    logger,
+    clock,
+    recheck: (index) => recheck(nodes[index] as NodeRuntime),
+    serving: () => status === 'running' || status === 'draining',
+  });
+  const { counters, dataPath } = planes;
 
   const openConnections = (node: NodeRuntime) => counters.open(node.index, 'rw') + counters.open(node.index, 'ro');
 
@@ -304,7 +214,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     if (!node) return false;
     node.drained = true;
     const clients = openConnections(node);
-    closeClients(node, 'all');
+    planes.closeNode(node.index, 'all');
     logger.warn('node drained: out of routing, clients closed', { node: name, clients });
     replan();
     return true;
@@ -357,73 +267,13 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
   };
   const elector = options.elector?.({ onStartedLeading, onStoppedLeading });
 
-  /** Starts the worker threads' data planes on the ports the main thread bound; resolves once all listen. */
-  const startWorkers = async (bound: { rw: number; ro: number }) => {
-    const starting: Array<Promise<void>> = [];
-    for (let slot = 1; slot < workerThreads; slot++) {
-      const thread = spawnProxyWorker({
-        slot,
-        nodes: planeNodes,
-        counters: counters.buffers,
-        maxClients: settings.maxClients,
-        connectTimeout: settings.connectTimeout,
-        dataPath: jsPath ?? defaultDataPath,
-        routes: planner.routes(),
-        listenHost: settings.listenHost,
-        ports: bound,
-      });
-      const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
-      workers.push({ thread, exited });
-      starting.push(
-        new Promise<void>((resolve, reject) => {
-          const failed = (message: string) => reject(new ProxyListenError(`data-plane worker ${slot}: ${message}`, bound.rw));
-          thread.on('error', (error) => {
-            logger.error('data-plane worker failed', { worker: slot, error });
-            failed(error.message);
-          });
-          thread.once('exit', (code) => {
-            if (status === 'running' || status === 'draining') {
-              logger.error('data-plane worker exited; restart the proxy to serve on every thread again', { worker: slot, code });
-            }
-            failed(`exited with code ${code} before it listened`);
-          });
-          thread.on('message', (message: FromWorker) => {
-            if (message.type === 'ready') resolve();
-            else if (message.type === 'failed') failed(message.message);
-            else if (message.type === 'recheck') recheck(nodes[message.node] as NodeRuntime);
-            else if (message.type === 'idle') checkIdle();
-          });
-        }),
-      );
-    }
-    await Promise.all(starting);
-  };
-
-  /** Asks every worker to close its listeners and clients; ends a worker that has not exited within a second. */
-  const stopWorkers = async () => {
-    broadcast({ type: 'stop' });
-    await Promise.all(
-      workers.map(async (worker) => {
-        let timer: NodeJS.Timeout | undefined;
-        const late = new Promise<void>((resolve) => {
-          timer = setTimeout(() => resolve(void worker.thread.terminate()), 1000);
-        });
-        await Promise.race([worker.exited, late]);
-        clearTimeout(timer);
-      }),
-    );
-  };
-
   let stopping: Promise<void> | undefined;
 
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       status = 'stopped';
       checks.stop();
-      plane.stopAccepting();
-      plane.closeAll();
-      plane.stop();
-      await stopWorkers();
+      await planes.stop();
       if (elector) await elector.stop();
       if (leading) onStoppedLeading();
       await addressQueue;
@@ -447,10 +297,10 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
       // A first round of checks before anything listens, so the first client does not meet "no primary".
       await checks.checkAll();
       try {
-        const bound = await plane.listen(settings.listenHost, { rw: settings.rwPort, ro: settings.roPort }, workerThreads > 1);
+        const bound = await planes.listen();
         ports.rw = bound.rw;
         ports.ro = bound.ro;
-        await startWorkers(bound);
+        await planes.startWorkers(bound);
         await api.listen(settings.apiPort, settings.apiHost);
       } catch (error) {
         await stop();
@@ -475,21 +325,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     async drain() {
       if (status !== 'running') return stop();
       status = 'draining';
-      plane.stopAccepting();
-      broadcast({ type: 'drain' });
-      logger.info('draining: not accepting new clients', { clients: counters.clients(), timeoutMs: settings.drainTimeout });
-      if (counters.clients() > 0) {
-        await new Promise<void>((resolve) => {
-          const timer = clock.setTimeout(() => {
-            logger.warn('drain timeout: closing the remaining clients', { clients: counters.clients() });
-            resolve();
-          }, settings.drainTimeout);
-          onIdle = () => {
-            clock.clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
+      await planes.drain();
       await stop();
     },
   };
