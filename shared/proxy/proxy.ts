@@ -7,12 +7,12 @@ import type { ProxySettings } from '../config/index.ts';
 import { nodeAddress } from '../config/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { AddressManager } from './address.ts';
-import { createIpAddressManager } from './address.ts';
-import { createApiServer } from './api.ts';
+import { wireProxyApi } from './api-wiring.ts';
 import { createCheckScheduler } from './checks.ts';
 import { ProxyOptionsError } from './errors.ts';
 import { createNodeMonitor, type NodeHealth, type NodeMonitor } from './health.ts';
-import { createProxyMetrics, type ProxyMetrics } from './metrics.ts';
+import { createLeadership } from './leadership.ts';
+import type { ProxyMetrics } from './metrics.ts';
 import { createProxyPlanes, dataThreads } from './planes.ts';
 import { createRoutePlanner } from './route-planner.ts';
 import type { LeaderElectorFactory, ProxyClock, ProxyDataPath, ProxyNode, ProxyState, ProxyStatus } from './types.ts';
@@ -84,7 +84,6 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
   const threads = dataThreads(settings.workers);
   const seen = new Set<string>();
   let status: ProxyStatus = 'created';
-  let leading = false;
 
   const checking = () => status === 'starting' || status === 'running' || status === 'draining';
 
@@ -138,15 +137,20 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
   });
   const { counters, dataPath } = planes;
 
-  const openConnections = (node: NodeRuntime) => counters.open(node.index, 'rw') + counters.open(node.index, 'ro');
-
-  const metrics = createProxyMetrics({
-    state: () => state(),
-    refused: () => counters.refusals(),
-    workers: () => Array.from({ length: threads }, (_, slot) => counters.routedBy(slot)),
+  /** The state, the node actions, the metrics and the HTTP API over them (api-wiring.ts). */
+  const api = wireProxyApi({
+    nodes,
+    settings,
+    logger,
+    planner,
+    counters,
+    threads,
+    dataPath: dataPath.path,
+    status: () => status,
+    leading: () => leadership.leading(),
+    closeClients: (node, scope) => planes.closeNode(node.index, scope),
   });
-
-  const replan = () => planner.replan();
+  const { metrics, state, drainNode, undrainNode } = api;
 
   /**
    * Full checks, faster while the read-write target is unknown or in doubt, and the promotion watch on replicas,
@@ -166,106 +170,14 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     },
     onChecked: (node, health) => {
       metrics.observeCheck(node.name, health.latencyMs / 1000, health.ok);
-      replan();
+      planner.replan();
     },
   });
 
   const ports = { rw: 0, ro: 0, api: 0 };
 
-  const state = (): ProxyState => {
-    const plan = planner.plan();
-    return {
-      status,
-      leader: leading,
-      primary: plan.primary,
-      rwRefusal: plan.primary === null ? (plan.rwRefusal ?? 'no_primary') : null,
-      replicas: [...plan.replicas],
-      splitBrain: plan.splitBrain,
-      failovers: planner.failovers(),
-      workers: threads,
-      dataPath: dataPath.path,
-      clients: { active: counters.clients(), max: settings.maxClients },
-      nodes: nodes.map((n) => {
-        const traffic = counters.traffic(n.index);
-        return {
-          name: n.name,
-          host: n.host,
-          port: n.port,
-          role: n.health?.ok ? (n.health.recovery ? 'replica' : 'primary') : 'unknown',
-          up: n.health?.ok === true,
-          drained: n.drained,
-          timeline: n.health?.timeline ?? null,
-          lagBytes: plan.lag[n.name] ?? null,
-          routing: { rw: plan.primary === n.name, ro: plan.replicas.includes(n.name) },
-          connections: traffic.open,
-          connectionsTotal: traffic.total,
-          bytesIn: traffic.bytesIn,
-          bytesOut: traffic.bytesOut,
-          lastCheckMs: n.health ? Math.round(n.health.latencyMs * 10) / 10 : null,
-          lastCheckAt: n.lastCheckAt === null ? null : new Date(n.lastCheckAt).toISOString(),
-          error: n.health?.error ?? null,
-        };
-      }),
-    };
-  };
-
-  const drainNode = (name: string): boolean => {
-    const node = byName.get(name);
-    if (!node) return false;
-    node.drained = true;
-    const clients = openConnections(node);
-    planes.closeNode(node.index, 'all');
-    logger.warn('node drained: out of routing, clients closed', { node: name, clients });
-    replan();
-    return true;
-  };
-
-  const undrainNode = (name: string): boolean => {
-    const node = byName.get(name);
-    if (!node) return false;
-    node.drained = false;
-    logger.info('node undrained: back in routing', { node: name });
-    replan();
-    return true;
-  };
-
-  const api = createApiServer({
-    token: settings.apiToken,
-    logger,
-    registry: metrics.registry,
-    state,
-    drainNode,
-    undrainNode,
-  });
-
-  const addresses: AddressManager | undefined =
-    options.addresses ??
-    (settings.vip && settings.vipInterface
-      ? createIpAddressManager({ address: settings.vip, interface: settings.vipInterface, logger })
-      : undefined);
-
-  // Leadership transitions run one after another, so a quick lose/win never interleaves `ip addr` commands.
-  let addressQueue: Promise<void> = Promise.resolve();
-  const onStartedLeading = () => {
-    leading = true;
-    logger.info(options.elector ? 'lease won: this proxy leads' : 'no lease configured: this proxy leads as the only instance', {
-      vip: addresses?.address,
-    });
-    if (!addresses) return;
-    addressQueue = addressQueue.then(async () => {
-      if (!leading) return;
-      await addresses.add().catch((error: unknown) => logger.error('cannot add the floating address', { error }));
-    });
-  };
-  const onStoppedLeading = () => {
-    leading = false;
-    logger.warn('leadership ended: dropping the floating address first', { vip: addresses?.address });
-    if (!addresses) return;
-    addressQueue = addressQueue.then(async () => {
-      await addresses.remove().catch((error: unknown) => logger.error('cannot remove the floating address', { error }));
-    });
-  };
-  const elector = options.elector?.({ onStartedLeading, onStoppedLeading });
+  /** The floating address, held while this proxy leads (leadership.ts). */
+  const leadership = createLeadership({ settings, logger, elector: options.elector, addresses: options.addresses });
 
   let stopping: Promise<void> | undefined;
 
@@ -274,11 +186,9 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
       status = 'stopped';
       checks.stop();
       await planes.stop();
-      if (elector) await elector.stop();
-      if (leading) onStoppedLeading();
-      await addressQueue;
+      await leadership.stop();
       await Promise.all(nodes.map((n) => n.monitor.close()));
-      await api.close();
+      await api.server.close();
       logger.info('proxy stopped');
     })();
     return stopping;
@@ -301,16 +211,15 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
         ports.rw = bound.rw;
         ports.ro = bound.ro;
         await planes.startWorkers(bound);
-        await api.listen(settings.apiPort, settings.apiHost);
+        await api.server.listen(settings.apiPort, settings.apiHost);
       } catch (error) {
         await stop();
         throw error;
       }
-      ports.api = api.port();
+      ports.api = api.server.port();
       status = 'running';
       checks.startWatch();
-      if (elector) elector.start();
-      else onStartedLeading();
+      leadership.start();
       logger.info('proxy running', {
         rw: `${settings.listenHost}:${ports.rw}`,
         ro: `${settings.listenHost}:${ports.ro}`,
