@@ -5,26 +5,19 @@
  */
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
-import type { Worker } from 'node:worker_threads';
 import type { ProxySettings } from '../config/index.ts';
 import type { Logger } from '../log/index.ts';
 import { attachCounters, createCounterBuffers, type ProxyCounters } from './counters.ts';
 import { createDataPlane, type DataPlane, type PlaneNode, type Routes } from './data-plane.ts';
-import { ProxyListenError, ProxyOptionsError } from './errors.ts';
+import { ProxyOptionsError } from './errors.ts';
 import type { ListenerName } from './metrics-types.ts';
 import { createNativeDataPlane, type NativeAddon, nativeSplice } from './native.ts';
 import type { WatchClock } from './promotion-watch.ts';
 import { type DataPath, defaultDataPath } from './splice.ts';
 import type { ProxyDataPath } from './types.ts';
 import type { RefusalReason } from './wire.ts';
-import { type FromWorker, spawnProxyWorker, type ToWorker } from './worker.ts';
-
-/** A data-plane worker thread as the control plane sees it. */
-interface WorkerHandle {
-  readonly thread: Worker;
-  /** Resolves when the thread has exited. */
-  readonly exited: Promise<void>;
-}
+import type { ToWorker } from './worker.ts';
+import { broadcastToWorkers, startWorkerThread, stopWorkerThreads, type WorkerHandle } from './worker-threads.ts';
 
 /** Platforms where several sockets may bind one port with SO_REUSEPORT (Node's `reusePort`). */
 const REUSE_PORT_PLATFORMS: ReadonlySet<string> = new Set(['linux', 'freebsd']);
@@ -146,59 +139,8 @@ export function createProxyPlanes(options: ProxyPlanesOptions): ProxyPlanes {
       : createDataPlane({ ...planeOptions, slot: 0, dataPath: dataPath.path });
   const workerThreads = jsPath ? threads : 1;
 
-  const broadcast = (message: ToWorker) => {
-    for (const worker of workers) worker.thread.postMessage(message);
-  };
-
-  const startWorker = (slot: number, bound: { rw: number; ro: number }): Promise<void> => {
-    const thread = spawnProxyWorker({
-      slot,
-      nodes: options.nodes,
-      counters: counters.buffers,
-      maxClients: settings.maxClients,
-      connectTimeout: settings.connectTimeout,
-      dataPath: jsPath ?? defaultDataPath,
-      routes: options.routes(),
-      listenHost: settings.listenHost,
-      ports: bound,
-    });
-    const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
-    workers.push({ thread, exited });
-    return new Promise<void>((resolve, reject) => {
-      const failed = (message: string) => reject(new ProxyListenError(`data-plane worker ${slot}: ${message}`, bound.rw));
-      thread.on('error', (error) => {
-        logger.error('data-plane worker failed', { worker: slot, error });
-        failed(error.message);
-      });
-      thread.once('exit', (code) => {
-        if (options.serving()) {
-          logger.error('data-plane worker exited; restart the proxy to serve on every thread again', { worker: slot, code });
-        }
-        failed(`exited with code ${code} before it listened`);
-      });
-      thread.on('message', (message: FromWorker) => {
-        if (message.type === 'ready') resolve();
-        else if (message.type === 'failed') failed(message.message);
-        else if (message.type === 'recheck') options.recheck(message.node);
-        else if (message.type === 'idle') checkIdle();
-      });
-    });
-  };
-
-  /** Asks every worker to close its listeners and clients; ends a worker that has not exited within a second. */
-  const stopWorkers = async () => {
-    broadcast({ type: 'stop' });
-    await Promise.all(
-      workers.map(async (worker) => {
-        let timer: NodeJS.Timeout | undefined;
-        const late = new Promise<void>((resolve) => {
-          timer = setTimeout(() => resolve(void worker.thread.terminate()), 1000);
-        });
-        await Promise.race([worker.exited, late]);
-        clearTimeout(timer);
-      }),
-    );
-  };
+  const broadcast = (message: ToWorker) => broadcastToWorkers(workers, message);
+  const workerHooks = { logger, serving: options.serving, recheck: options.recheck, idle: checkIdle };
 
   return {
     counters,
@@ -206,7 +148,24 @@ export function createProxyPlanes(options: ProxyPlanesOptions): ProxyPlanes {
     listen: () => plane.listen(settings.listenHost, { rw: settings.rwPort, ro: settings.roPort }, workerThreads > 1),
     async startWorkers(bound) {
       const starting: Array<Promise<void>> = [];
-      for (let slot = 1; slot < workerThreads; slot++) starting.push(startWorker(slot, bound));
+      for (let slot = 1; slot < workerThreads; slot++) {
+        const { handle, listening } = startWorkerThread(
+          {
+            slot,
+            nodes: options.nodes,
+            counters: counters.buffers,
+            maxClients: settings.maxClients,
+            connectTimeout: settings.connectTimeout,
+            dataPath: jsPath ?? defaultDataPath,
+            routes: options.routes(),
+            listenHost: settings.listenHost,
+            ports: bound,
+          },
+          workerHooks,
+        );
+        workers.push(handle);
+        starting.push(listening);
+      }
       await Promise.all(starting);
     },
     setRoutes(routes) {
@@ -237,7 +196,7 @@ export function createProxyPlanes(options: ProxyPlanesOptions): ProxyPlanes {
       plane.stopAccepting();
       plane.closeAll();
       plane.stop();
-      await stopWorkers();
+      await stopWorkerThreads(workers);
     },
   };
 }

@@ -13,8 +13,9 @@ import { ProxyOptionsError } from './errors.ts';
 import { createNodeMonitor, type NodeHealth, type NodeMonitor } from './health.ts';
 import { createLeadership } from './leadership.ts';
 import type { ProxyMetrics } from './metrics.ts';
-import { createProxyPlanes, dataThreads } from './planes.ts';
+import { createProxyPlanes, dataThreads, type ProxyPlanes } from './planes.ts';
 import { createRoutePlanner } from './route-planner.ts';
+import type { RoutePlan } from './router.ts';
 import type { LeaderElectorFactory, ProxyClock, ProxyDataPath, ProxyNode, ProxyState, ProxyStatus } from './types.ts';
 
 const systemClock: ProxyClock = {
@@ -65,31 +66,24 @@ interface NodeRuntime {
   drained: boolean;
 }
 
-/**
- * Creates the proxy (nothing listens until `start()`).
- *
- * @example
- * const proxy = createProxy({ nodes: [{ name: 'pg-0', url }, { name: 'pg-1', url: url1 }], settings: config.proxy, logger });
- * await proxy.start();
- * process.once('SIGTERM', () => proxy.drain());
- */
-export function createProxy(options: CreateProxyOptions): ProxyService {
-  const { settings, logger } = options;
-  const clock = options.clock ?? systemClock;
-  const fastInterval = Math.min(options.fastCheckIntervalMs ?? 100, settings.checkInterval);
+/** The options' own checks, before anything is built (each node's are in `createNodeRuntimes`). */
+function checkProxyOptions(options: CreateProxyOptions): void {
+  const { settings } = options;
   if (options.nodes.length === 0) throw new ProxyOptionsError('nodes: the proxy needs at least one node (--url name=URL)');
   if (settings.vip && !settings.vipInterface && !options.addresses) {
     throw new ProxyOptionsError(`vipInterface: required with vip ${settings.vip} (the interface that carries the address, like eth0)`);
   }
-  const threads = dataThreads(settings.workers);
+}
+
+/** One runtime per node, each with its monitoring connection; losing that connection asks for a re-check. */
+function createNodeRuntimes(
+  proxyNodes: readonly ProxyNode[],
+  settings: ProxySettings,
+  logger: Logger,
+  recheck: (node: NodeRuntime) => void,
+): NodeRuntime[] {
   const seen = new Set<string>();
-  let status: ProxyStatus = 'created';
-
-  const checking = () => status === 'starting' || status === 'running' || status === 'draining';
-
-  const recheck = (node: NodeRuntime) => checks.recheck(node);
-
-  const nodes: NodeRuntime[] = options.nodes.map((node, index) => {
+  return proxyNodes.map((node, index) => {
     if (seen.has(node.name)) throw new ProxyOptionsError(`nodes: duplicate node name "${node.name}"`);
     seen.add(node.name);
     const { host, port } = nodeAddress(node);
@@ -111,14 +105,53 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     };
     return runtime;
   });
-  const byName = new Map(nodes.map((n) => [n.name, n]));
+}
+
+/** What the "proxy running" line says: where it listens, how it moves bytes, where it routes. */
+function runningFields(
+  settings: ProxySettings,
+  ports: { rw: number; ro: number; api: number },
+  threads: number,
+  dataPath: ProxyPlanes['dataPath'],
+  plan: RoutePlan,
+): Record<string, unknown> {
+  return {
+    rw: `${settings.listenHost}:${ports.rw}`,
+    ro: `${settings.listenHost}:${ports.ro}`,
+    api: `${settings.apiHost}:${ports.api}`,
+    workers: threads,
+    dataPath: dataPath.path,
+    ...('why' in dataPath && dataPath.why ? { dataPathReason: dataPath.why } : {}),
+    primary: plan.primary,
+    replicas: plan.replicas.join(','),
+  };
+}
+
+/**
+ * Creates the proxy (nothing listens until `start()`).
+ *
+ * @example
+ * const proxy = createProxy({ nodes: [{ name: 'pg-0', url }, { name: 'pg-1', url: url1 }], settings: config.proxy, logger });
+ * await proxy.start();
+ * process.once('SIGTERM', () => proxy.drain());
+ */
+export function createProxy(options: CreateProxyOptions): ProxyService {
+  const { settings, logger } = options;
+  const clock = options.clock ?? systemClock;
+  checkProxyOptions(options);
+  const threads = dataThreads(settings.workers);
+  let status: ProxyStatus = 'created';
+
+  const checking = () => status === 'starting' || status === 'running' || status === 'draining';
+  const recheck = (node: NodeRuntime) => checks.recheck(node);
+  const nodes = createNodeRuntimes(options.nodes, settings, logger, recheck);
+
   /** Plans routes from the checks and fences a demoted primary's clients (route-planner.ts). */
   const planner = createRoutePlanner({
     nodes,
     maxLagBytes: settings.maxLag,
     logger,
     openReadWrite: (node) => counters.open(node.index, 'rw'),
-    // Messages to a worker arrive in order, so a worker has the new routes before any close that follows.
     publish: (routes) => planes.setRoutes(routes),
     closeClients: (node, scope) => planes.closeNode(node.index, scope),
   });
@@ -152,22 +185,16 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
   });
   const { metrics, state, drainNode, undrainNode } = api;
 
-  /**
-   * Full checks, faster while the read-write target is unknown or in doubt, and the promotion watch on replicas,
-   * so a promotion is followed within ~0.1–0.2 s whether or not the old primary stays up (checks.ts).
-   */
+  /** Full checks (faster while the read-write target is in doubt) and the promotion watch on replicas (checks.ts). */
   const checks = createCheckScheduler({
     nodes,
     clock,
     checkInterval: settings.checkInterval,
-    fastInterval,
+    fastInterval: Math.min(options.fastCheckIntervalMs ?? 100, settings.checkInterval),
     promotionCheckInterval: settings.promotionCheckInterval,
     logger,
     active: checking,
-    inDoubt: () => {
-      const { primary } = planner.plan();
-      return primary === null || byName.get(primary)?.health?.ok !== true;
-    },
+    inDoubt: () => planner.inDoubt(),
     onChecked: (node, health) => {
       metrics.observeCheck(node.name, health.latencyMs / 1000, health.ok);
       planner.replan();
@@ -175,12 +202,10 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
   });
 
   const ports = { rw: 0, ro: 0, api: 0 };
-
   /** The floating address, held while this proxy leads (leadership.ts). */
   const leadership = createLeadership({ settings, logger, elector: options.elector, addresses: options.addresses });
 
   let stopping: Promise<void> | undefined;
-
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       status = 'stopped';
@@ -220,16 +245,7 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
       status = 'running';
       checks.startWatch();
       leadership.start();
-      logger.info('proxy running', {
-        rw: `${settings.listenHost}:${ports.rw}`,
-        ro: `${settings.listenHost}:${ports.ro}`,
-        api: `${settings.apiHost}:${ports.api}`,
-        workers: threads,
-        dataPath: dataPath.path,
-        ...('why' in dataPath && dataPath.why ? { dataPathReason: dataPath.why } : {}),
-        primary: planner.plan().primary,
-        replicas: planner.plan().replicas.join(','),
-      });
+      logger.info('proxy running', runningFields(settings, ports, threads, dataPath, planner.plan()));
     },
     async drain() {
       if (status !== 'running') return stop();

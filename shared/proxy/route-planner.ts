@@ -37,6 +37,8 @@ export interface RoutePlanner {
   routes(): Routes;
   /** Changes of primary seen since start. */
   failovers(): number;
+  /** The read-write target is unknown or its last check failed (the checks then run fast). */
+  inDoubt(): boolean;
   /** Plans again from the nodes' current checks, publishes the routes, logs the changes and fences. */
   replan(): void;
 }
@@ -118,6 +120,7 @@ export function createRoutePlanner<N extends PlannedNode>(options: RoutePlannerO
     plan: () => plan,
     routes: () => routes,
     failovers: () => failovers,
+    inDoubt: () => plan.primary === null || byName.get(plan.primary)?.health?.ok !== true,
     replan() {
       const observations: NodeObservation[] = nodes.map((n) => ({
         name: n.name,
