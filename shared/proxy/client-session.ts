@@ -1,7 +1,7 @@
 /**
  * One client's session through a data plane, once its first packet has chosen the node: the backend connect
  * (bounded by the connect deadline), the splice, learning the session's cancel key, and the release of its slot
- * when either end goes. A backend that cannot be reached gets the client a 57P01-style refusal and the node a
+ * when either end goes. A backend that cannot be reached gets the client an 08006 refusal (wire.ts) and the node a
  * re-check.
  *
  * Kept free of the control plane's imports, as data-plane.ts is: a worker thread loads it.
