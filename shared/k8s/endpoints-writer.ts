@@ -1,13 +1,10 @@
+/**
+ * The Kubernetes adapter of the `EndpointsWriter` port: validates its options, resolves the desired addresses to
+ * IPv4 and applies them through the EndpointSlice or legacy Endpoints adapter, re-reading on a lost race.
+ */
 import { lookup } from 'node:dns/promises';
 import { isIPv4, isIPv6 } from 'node:net';
-import {
-  CoreV1Api,
-  DiscoveryV1Api,
-  type KubeConfig,
-  type V1EndpointSlice,
-  type V1Endpoints,
-  type V1ObjectMeta,
-} from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { type Logger, silentLogger } from '../log/index.ts';
 import { describeError } from '../redact/index.ts';
 import {
@@ -17,16 +14,14 @@ import {
   type EndpointsWriter,
   endpointsSignature,
 } from '../topology/index.ts';
-import { call, requestOptions, statusOf } from './api.ts';
+import { statusOf } from './api.ts';
+import { createEndpointsBackend } from './endpoints-writer-endpoints.ts';
+import { union, uniqueAddresses } from './endpoints-writer-objects.ts';
+import { createSliceBackend } from './endpoints-writer-slices.ts';
 import { K8sAddressError, K8sConflictError, K8sOptionsError } from './errors.ts';
 
-/** The annotation that holds the signature of the addresses pgwarden wrote. */
-export const SIGNATURE_ANNOTATION = 'pgwarden.io/signature';
-/** The label EndpointSlices carry to name their Service (https://kubernetes.io/docs/concepts/services-networking/endpoint-slices/). */
-export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
-/** The label that keeps the EndpointSlice controller and mirroring controller away from pgwarden's slices. */
-export const SLICE_MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
-const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export { SIGNATURE_ANNOTATION } from './endpoints-writer-objects.ts';
+export { SERVICE_NAME_LABEL, SLICE_MANAGED_BY_LABEL } from './endpoints-writer-slices.ts';
 
 export interface EndpointsWriterOptions {
   /** From `createKubeConfig`. */
@@ -44,65 +39,8 @@ export interface EndpointsWriterOptions {
   requestTimeoutMs?: number;
 }
 
-/** One object as the writer sees it, whatever its API. */
-interface StoredObject {
-  name: string;
-  resourceVersion: string | undefined;
-  /** Our annotation, undefined when pgwarden never wrote the object. */
-  signature: string | undefined;
-  addresses: EndpointAddress[];
-}
-
-/** What one API (slices or legacy endpoints) must do for the shared apply algorithm. */
-interface Backend {
-  kind: string;
-  list(service: string, namespace: string): Promise<StoredObject[]>;
-  /** The objects that should hold `addresses`, by name. */
-  plan(service: string, addresses: EndpointAddress[]): Array<{ name: string; addresses: EndpointAddress[] }>;
-  create(service: string, namespace: string, name: string, addresses: EndpointAddress[], signature: string): Promise<void>;
-  /** Replaces `name` guarded by `resourceVersion`; `addresses` empty leaves the object without endpoints. */
-  replace(
-    service: string,
-    namespace: string,
-    name: string,
-    resourceVersion: string | undefined,
-    addresses: EndpointAddress[],
-    signature: string,
-  ): Promise<void>;
-}
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const PORT_NAME = /^(?=.*[a-z])[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$/;
 const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-
-/** Node names become endpoint hostnames only when they are valid DNS labels; anything else is left out. */
-function hostnameOf(node: string | undefined): string | undefined {
-  return node !== undefined && DNS_LABEL.test(node) ? node : undefined;
-}
-
-/** The first of each `ip:port`, in order. */
-function uniqueAddresses(addresses: readonly EndpointAddress[]): EndpointAddress[] {
-  const seen = new Map<string, EndpointAddress>();
-  for (const address of addresses) {
-    const key = `${address.ip}:${address.port}`;
-    if (!seen.has(key)) seen.set(key, address);
-  }
-  return [...seen.values()];
-}
-
-function sortAddresses(addresses: EndpointAddress[]): EndpointAddress[] {
-  return [...addresses].sort((a, b) => (a.ip === b.ip ? a.port - b.port : a.ip.localeCompare(b.ip)));
-}
-
-function groupByPort(addresses: EndpointAddress[]): Map<number, EndpointAddress[]> {
-  const groups = new Map<number, EndpointAddress[]>();
-  for (const address of sortAddresses(addresses)) {
-    const group = groups.get(address.port) ?? [];
-    group.push(address);
-    groups.set(address.port, group);
-  }
-  return groups;
-}
 
 /**
  * Turns every address into an IPv4 address: IPs pass through, host names are resolved with `dns.lookup`
@@ -125,171 +63,6 @@ async function resolveAddresses(addresses: readonly EndpointAddress[]): Promise<
     }),
   );
   return uniqueAddresses(resolved);
-}
-
-function mergeMetadata(
-  existing: V1ObjectMeta | undefined,
-  ours: { name: string; namespace: string; labels: Record<string, string>; signature: string },
-): V1ObjectMeta {
-  return {
-    ...existing,
-    name: ours.name,
-    namespace: ours.namespace,
-    labels: { ...existing?.labels, ...ours.labels },
-    annotations: { ...existing?.annotations, [SIGNATURE_ANNOTATION]: ours.signature },
-  };
-}
-
-function createSliceBackend(kubeConfig: KubeConfig, portName: string, managedBy: string, timeoutMs: number): Backend {
-  const api = kubeConfig.makeApiClient(DiscoveryV1Api);
-  const options = () => requestOptions(timeoutMs);
-  const labelsFor = (service: string) => ({ [SERVICE_NAME_LABEL]: service, [SLICE_MANAGED_BY_LABEL]: managedBy });
-  // Sliced by port: a slice's ports apply to all of its endpoints, so nodes on different ports (one host, as in
-  // local clusters) need one slice each. Production nodes share 5432 and get a single slice.
-  const nameFor = (service: string, port: number) => `${service}-pgwarden-${port}`;
-  const existingSlices = new Map<string, V1EndpointSlice>();
-  const keyOf = (namespace: string, name: string) => `${namespace}/${name}`;
-
-  const body = (
-    service: string,
-    namespace: string,
-    name: string,
-    port: number | undefined,
-    addresses: EndpointAddress[],
-    signature: string,
-    existing?: V1EndpointSlice,
-  ): V1EndpointSlice => ({
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: mergeMetadata(existing?.metadata, { name, namespace, labels: labelsFor(service), signature }),
-    addressType: 'IPv4',
-    ports: port === undefined ? (existing?.ports ?? []) : [{ name: portName, port, protocol: 'TCP' }],
-    endpoints: addresses.map((address) => {
-      const hostname = hostnameOf(address.node);
-      return { addresses: [address.ip], conditions: { ready: true, serving: true, terminating: false }, ...(hostname ? { hostname } : {}) };
-    }),
-  });
-
-  return {
-    kind: 'EndpointSlice',
-    async list(service, namespace) {
-      const labelSelector = Object.entries(labelsFor(service))
-        .map(([key, value]) => `${key}=${value}`)
-        .join(',');
-      const list = await call(`list EndpointSlice ${namespace} ${labelSelector}`, () =>
-        api.listNamespacedEndpointSlice({ namespace, labelSelector }, options()),
-      );
-      return list.items.map((slice) => {
-        const name = slice.metadata?.name ?? '';
-        existingSlices.set(keyOf(namespace, name), slice);
-        const addresses: EndpointAddress[] = [];
-        for (const endpoint of slice.endpoints ?? []) {
-          // A not-ready endpoint gets no traffic: it is not one of the Service's addresses.
-          if (endpoint.conditions?.ready === false) continue;
-          for (const ip of endpoint.addresses) {
-            for (const port of slice.ports ?? []) {
-              if (port.port !== undefined)
-                addresses.push({ ip, port: port.port, ...(endpoint.hostname ? { node: endpoint.hostname } : {}) });
-            }
-          }
-        }
-        return {
-          name,
-          resourceVersion: slice.metadata?.resourceVersion,
-          signature: slice.metadata?.annotations?.[SIGNATURE_ANNOTATION],
-          addresses,
-        };
-      });
-    },
-    plan(service, addresses) {
-      return [...groupByPort(addresses)].map(([port, group]) => ({ name: nameFor(service, port), addresses: group }));
-    },
-    async create(service, namespace, name, addresses, signature) {
-      const port = addresses[0]?.port;
-      await call(`create EndpointSlice ${namespace}/${name}`, () =>
-        api.createNamespacedEndpointSlice({ namespace, body: body(service, namespace, name, port, addresses, signature) }, options()),
-      );
-    },
-    async replace(service, namespace, name, resourceVersion, addresses, signature) {
-      const existing = existingSlices.get(keyOf(namespace, name));
-      const next = body(service, namespace, name, addresses[0]?.port, addresses, signature, existing);
-      next.metadata = { ...next.metadata, resourceVersion };
-      await call(`replace EndpointSlice ${namespace}/${name}`, () =>
-        api.replaceNamespacedEndpointSlice({ name, namespace, body: next }, options()),
-      );
-    },
-  };
-}
-
-function createEndpointsBackend(kubeConfig: KubeConfig, portName: string, managedBy: string, timeoutMs: number): Backend {
-  const api = kubeConfig.makeApiClient(CoreV1Api);
-  const options = () => requestOptions(timeoutMs);
-  const existingObjects = new Map<string, V1Endpoints>();
-
-  const body = (namespace: string, name: string, addresses: EndpointAddress[], signature: string, existing?: V1Endpoints): V1Endpoints => ({
-    apiVersion: 'v1',
-    kind: 'Endpoints',
-    metadata: mergeMetadata(existing?.metadata, { name, namespace, labels: { [MANAGED_BY_LABEL]: managedBy }, signature }),
-    subsets: [...groupByPort(addresses)].map(([port, group]) => ({
-      addresses: group.map((address) => {
-        const hostname = hostnameOf(address.node);
-        return { ip: address.ip, ...(hostname ? { hostname } : {}) };
-      }),
-      ports: [{ name: portName, port, protocol: 'TCP' }],
-    })),
-  });
-
-  return {
-    kind: 'Endpoints',
-    async list(service, namespace) {
-      let found: V1Endpoints;
-      try {
-        found = await call(`read Endpoints ${namespace}/${service}`, () =>
-          api.readNamespacedEndpoints({ name: service, namespace }, options()),
-        );
-      } catch (error) {
-        if (statusOf(error) === 404) return [];
-        throw error;
-      }
-      existingObjects.set(`${namespace}/${service}`, found);
-      const addresses: EndpointAddress[] = [];
-      // notReadyAddresses get no traffic and are not counted.
-      for (const subset of found.subsets ?? []) {
-        for (const address of subset.addresses ?? []) {
-          for (const port of subset.ports ?? [])
-            addresses.push({ ip: address.ip, port: port.port, ...(address.hostname ? { node: address.hostname } : {}) });
-        }
-      }
-      return [
-        {
-          name: service,
-          resourceVersion: found.metadata?.resourceVersion,
-          signature: found.metadata?.annotations?.[SIGNATURE_ANNOTATION],
-          addresses,
-        },
-      ];
-    },
-    plan(service, addresses) {
-      // Endpoints must carry the Service's name; an empty object still says "no endpoints" on purpose.
-      return [{ name: service, addresses }];
-    },
-    async create(_service, namespace, name, addresses, signature) {
-      await call(`create Endpoints ${namespace}/${name}`, () =>
-        api.createNamespacedEndpoints({ namespace, body: body(namespace, name, addresses, signature) }, options()),
-      );
-    },
-    async replace(_service, namespace, name, resourceVersion, addresses, signature) {
-      const next = body(namespace, name, addresses, signature, existingObjects.get(`${namespace}/${name}`));
-      next.metadata = { ...next.metadata, resourceVersion };
-      await call(`replace Endpoints ${namespace}/${name}`, () =>
-        api.replaceNamespacedEndpoints({ name, namespace, body: next }, options()),
-      );
-    },
-  };
-}
-
-function union(objects: StoredObject[]): EndpointAddress[] {
-  return sortAddresses(uniqueAddresses(objects.flatMap((object) => object.addresses)));
 }
 
 /**

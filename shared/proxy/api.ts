@@ -8,7 +8,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../log/index.ts';
 import { authorizeMutation, describeApiExposure, MUTATIONS_DISABLED } from './api-auth.ts';
 import { boundPort, listen } from './listen.ts';
-import type { ProxyState } from './proxy.ts';
+import type { ProxyState } from './types.ts';
 
 export interface ApiServerOptions {
   /** Mutations need `Authorization: Bearer <token>`; without a token they are disabled (403). */

@@ -1,5 +1,6 @@
 /**
- * The data plane of one thread: the two listeners, admission of each client, the backend connect and the splice.
+ * The data plane of one thread: the two listeners, admission of each client, the backend connect and the splice
+ * (the admission in client-intake.ts, the choice of node in targets.ts, the connect and splice in client-session.ts).
  *
  * The control plane (proxy.ts: health checks, routing decisions, fencing, drain, API) runs on the main thread and
  * tells each data plane where to route (`setRoutes`) and whose clients to close (`closeNode`). With `workers`
@@ -10,31 +11,21 @@
  * Kept free of the control plane's imports (pg, zod, prom-client): a worker thread loads only this, the splice
  * and the wire protocol.
  */
-import { connect, createServer, isIP, type Server, Socket } from 'node:net';
-import { cancelKey, classifyFirstPacket, createBackendKeyScanner } from './backend-key.ts';
+import { createServer, isIP, type Server, Socket } from 'node:net';
+import { admitClient, type PlaneIntake } from './client-intake.ts';
+import type { Connection, PlaneNode } from './client-session.ts';
 import type { ProxyCounters } from './counters.ts';
-import { type ConnectDeadline, createDeadlineQueue } from './deadlines.ts';
-import { type BackendLink, connectBackend, type RawLink, readFirstPacket, socketFor, takeOverConnections, tuneClient } from './handles.ts';
+import { createDeadlineQueue } from './deadlines.ts';
+import { type RawLink, socketFor, takeOverConnections } from './handles.ts';
 import { boundPort, listen } from './listen.ts';
 import type { ListenerName } from './metrics.ts';
-import { type DataPath, type SpliceStartup, spliceSockets, spliceWithBackend } from './splice.ts';
+import type { DataPath } from './splice.ts';
+import { createTargetChooser, type Routes } from './targets.ts';
 import { type RefusalReason, refuseClient } from './wire.ts';
 
-/** A node as the data plane needs it: where to connect. Nodes are referred to by their index. */
-export interface PlaneNode {
-  readonly name: string;
-  readonly host: string;
-  readonly port: number;
-}
-
-/** Where new clients go, decided by the control plane. */
-export interface Routes {
-  /** Index of the read-write target, or null (then `rwRefusal` says why). */
-  readonly primary: number | null;
-  readonly rwRefusal: RefusalReason;
-  /** Indexes of the read-only candidates (least connections among them; the primary when empty). */
-  readonly replicas: readonly number[];
-}
+export type { PlaneNode } from './client-session.ts';
+export type { Routes } from './targets.ts';
+export { pickLeastConnections } from './targets.ts';
 
 export interface DataPlaneOptions {
   readonly nodes: readonly PlaneNode[];
@@ -68,63 +59,16 @@ export interface DataPlane {
   stop(): void;
 }
 
-/** One proxied client: closing it destroys both ends. */
-interface Connection {
-  readonly client: BackendLink;
-  readonly server: BackendLink;
-}
-
-/** TCP keep-alive on client connections, so a vanished client's slot is freed. */
-const CLIENT_KEEPALIVE_MS = 30_000;
-
-/**
- * Least connections with a round-robin tie-break: the candidate with the fewest active connections; among equals,
- * the first at or after `cursor` (the caller advances it), so an idle pool still spreads evenly.
- */
-export function pickLeastConnections<T>(candidates: readonly T[], active: (candidate: T) => number, cursor: number): T | null {
-  const count = candidates.length;
-  if (count === 0) return null;
-  let best: T | null = null;
-  let bestActive = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < count; i++) {
-    const candidate = candidates[(cursor + i) % count] as T;
-    const n = active(candidate);
-    if (n < bestActive) {
-      best = candidate;
-      bestActive = n;
-    }
-  }
-  return best;
-}
-
-/** A backend connection through `net.connect`: for a node given by name (DNS on every connect), or the streams path. */
-function connectSocket(
-  target: { host: string; port: number },
-  on: { connected: (server: Socket) => void; failed: (error: string) => void },
-): Socket {
-  // allowHalfOpen: a node's FIN ends only its direction (the splice passes it on), as a client's does.
-  const server = connect({ host: target.host, port: target.port, noDelay: true, keepAlive: true, allowHalfOpen: true });
-  // Paused, so net does not start reading on 'connect': the splice takes over the reads.
-  server.pause();
-  server.on('error', () => {});
-  server.once('connect', () => on.connected(server));
-  server.once('error', (error: NodeJS.ErrnoException) => on.failed(error.code ?? error.message));
-  server.once('close', () => on.failed('closed'));
-  return server;
-}
-
 /** Creates a thread's data plane (nothing listens until `listen()`). */
 export function createDataPlane(options: DataPlaneOptions): DataPlane {
   const { nodes, slot, counters, maxClients, connectTimeout, dataPath } = options;
-  let routes = options.routes;
+  const targets = createTargetChooser(counters, options.routes);
   let accepting = true;
-  let rrCursor = 0;
   const connectDeadlines = createDeadlineQueue(connectTimeout);
   /** This plane's open clients per node and listener (to close them: fencing, node drain, stop). */
   const connections = nodes.map(() => ({ rw: new Set<Connection>(), ro: new Set<Connection>() }));
   const bytes = nodes.map((_, index) => counters.bytes(slot, index));
   let openHere = 0;
-  const openTotal = (node: number) => counters.open(node, 'rw') + counters.open(node, 'ro');
 
   const closeConnection = (connection: Connection) => {
     connection.client.destroy();
@@ -150,162 +94,30 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   /** Clients whose first packet is awaited: closed with the others. */
   const awaiting = new Set<() => void>();
 
-  const targetFor = (listener: ListenerName): number | RefusalReason => {
-    if (listener === 'rw') return routes.primary ?? routes.rwRefusal;
-    const node = pickLeastConnections(routes.replicas, openTotal, rrCursor++);
-    if (node !== null) return node;
-    return routes.primary ?? 'no_target';
-  };
-
-  /**
-   * A new client: a `net.Socket` (streams path, or a listener net still owns) or a bare handle (takeOverConnections).
-   * Its first packet is read before a node is chosen (a CancelRequest goes where its key was issued); the wait is
-   * bounded by the connect timeout.
-   */
-  const onClient = (listener: ListenerName, client: Socket | RawLink) => {
-    if (client instanceof Socket) client.on('error', () => {});
-    else tuneClient(client, CLIENT_KEEPALIVE_MS);
-    if (!accepting) return refuse(listener, client, 'shutting_down');
-    if (!counters.reserveClient(maxClients)) return refuse(listener, client, 'too_many_clients', { max: maxClients });
-    const abort = () => {
-      if (deadline.done) return;
-      deadline.done = true;
-      awaiting.delete(abort);
-      stopReading();
-      client.destroy();
-      counters.releaseClient();
-    };
-    const deadline: ConnectDeadline = { done: false, expire: abort };
-    const stopReading = readFirstPacket(
-      client,
-      (head) => classifyFirstPacket(head) !== 'more',
-      (head, ended) => {
-        if (deadline.done) return;
-        if (head === null) return abort();
-        deadline.done = true;
-        awaiting.delete(abort);
-        routeClient(listener, client, head, ended);
-      },
-    );
-    if (deadline.done) return;
-    awaiting.add(abort);
-    connectDeadlines.add(deadline);
-  };
-
-  /**
-   * Where a first packet goes: a CancelRequest to the node that issued its key (dropped, as PostgreSQL drops an
-   * unknown key, unless encrypted sessions may own it: backend-key.ts), anything else by the listener's rule.
-   */
-  const targetOf = (listener: ListenerName, head: Buffer, cancel: boolean): number | RefusalReason | 'drop' => {
-    if (!cancel) return targetFor(listener);
-    const { pid, keyHash } = cancelKey(head);
-    const node = counters.keys.lookup(pid, keyHash);
-    if (node >= 0) return node;
-    if (counters.keys.encrypted() === 0) return 'drop';
-    const fallback = targetFor(listener);
-    return typeof fallback === 'number' ? fallback : 'drop';
-  };
-
-  /** A client whose first packet is read: routed, connected and spliced, or turned away. */
-  const routeClient = (listener: ListenerName, accepted: Socket | RawLink, head: Buffer, ended: boolean) => {
-    let client = accepted;
-    const cancel = classifyFirstPacket(head) === 'cancel';
-    const node = targetOf(listener, head, cancel);
-    if (node === 'drop') {
-      client.destroy();
-      return counters.releaseClient();
-    }
-    if (typeof node === 'string') {
-      counters.releaseClient();
-      return refuse(listener, client, node, undefined, head);
-    }
-    const target = nodes[node] as PlaneNode;
-    let connected = false;
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      // The key goes with the session that owns it, not with the routes (after a failover the old primary still takes it).
-      counters.keys.forget(keyEntry);
-      if (encrypted) counters.keys.encryptedClosed();
-      connections[node]?.[listener].delete(connection);
-      counters.closed(node, listener);
-      counters.releaseClient();
+  /** What a new client's admission and session need of this plane (client-intake.ts, client-session.ts). */
+  const intake: PlaneIntake = {
+    slot,
+    nodes,
+    counters,
+    dataPath,
+    connectDeadlines,
+    connections,
+    bytes,
+    refuse,
+    onBackendFailed: options.onBackendFailed,
+    opened: () => {
+      openHere++;
+    },
+    closed: () => {
       openHere--;
       if (openHere === 0) options.onIdle();
-    };
-    /** The client left, or its backend never connected: stop waiting and free the slot. */
-    const abandon = () => {
-      deadline.done = true;
-      backend.destroy();
-      release();
-    };
-    const fail = (error: string) => {
-      if (connected || released) return;
-      abandon();
-      const open = client instanceof Socket ? !client.destroyed : !client.closing;
-      // A cancel gets no answer, as from PostgreSQL.
-      if (cancel) client.destroy();
-      else if (open) refuse(listener, client, 'backend_unreachable', { node: target.name, error }, head);
-      options.onBackendFailed(node);
-    };
-    const deadline: ConnectDeadline = { done: false, expire: () => fail('connect timeout') };
-    const counter = bytes[node] as (typeof bytes)[number];
-    let keyEntry = -1;
-    let encrypted = false;
-    const startup: SpliceStartup = {
-      initial: head,
-      clientEnded: ended,
-      // A cancel's node answers nothing but its close: no key to learn.
-      scanner: cancel
-        ? null
-        : createBackendKeyScanner(
-            (pid, keyHash) => {
-              if (keyEntry < 0) keyEntry = counters.keys.record(pid, keyHash, node);
-            },
-            () => {
-              encrypted = true;
-              counters.keys.encryptedOpened();
-            },
-          ),
-    };
-    const raw: RawLink | null =
-      dataPath === 'handles'
-        ? connectBackend(target.host, target.port, (error) => {
-            if (error !== null) return fail(error);
-            if (released) return;
-            connected = true;
-            deadline.done = true;
-            spliceWithBackend(client, raw as RawLink, counter, release, startup);
-          })
-        : null;
-    // Only a node given by name gets here with a bare client: net.connect resolves it, and the splice takes Sockets.
-    if (!raw && !(client instanceof Socket)) client = socketFor(client);
-    const backend: BackendLink =
-      raw ??
-      connectSocket(target, {
-        connected: (server) => {
-          connected = true;
-          deadline.done = true;
-          spliceSockets(client as Socket, server, counter, release, dataPath, startup);
-        },
-        failed: fail,
-      });
-    const connection: Connection = { client, server: backend };
-    connections[node]?.[listener].add(connection);
-    counters.opened(slot, node, listener);
-    openHere++;
-    connectDeadlines.add(deadline);
-    const gone = () => {
-      if (!connected) abandon();
-    };
-    if (client instanceof Socket) {
-      client.once('close', gone);
-      client.setKeepAlive(true, CLIENT_KEEPALIVE_MS);
-    } else {
-      client.onClosed = gone;
-    }
+    },
+    maxClients,
+    accepting: () => accepting,
+    awaiting,
+    targets,
   };
+  const onClient = (listener: ListenerName, client: Socket | RawLink) => admitClient(intake, listener, client);
 
   const servers: Record<ListenerName, Server> = {
     rw: createServer({ pauseOnConnect: true, noDelay: true, allowHalfOpen: true }, (socket) => onClient('rw', socket)),
@@ -317,9 +129,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   };
 
   return {
-    setRoutes(next) {
-      routes = next;
-    },
+    setRoutes: targets.setRoutes,
     async listen(host, ports, reusePort) {
       await listen(servers.rw, ports.rw, host, 'read-write listener', reusePort);
       try {

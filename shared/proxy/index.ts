@@ -7,22 +7,22 @@ export { AddressCommandError, ProxyError, ProxyListenError, ProxyOptionsError } 
 export type { NodeHealth, NodeMonitor, NodeMonitorOptions } from './health.ts';
 export { createNodeMonitor } from './health.ts';
 export type { ListenerName, ProxyMetrics } from './metrics.ts';
-export type {
-  CreateProxyOptions,
-  LeaderElector,
-  LeaderElectorFactory,
-  NodeRole,
-  NodeState,
-  ProxyClock,
-  ProxyNode,
-  ProxyService,
-  ProxyState,
-  ProxyStatus,
-} from './proxy.ts';
+export type { CreateProxyOptions, ProxyService } from './proxy.ts';
 export { createProxy } from './proxy.ts';
 export type { NodeObservation, RoutePlan, SplitBrain } from './router.ts';
 export { parseLsn, planRoutes } from './router.ts';
 export type { ProxyRunOptions } from './run.ts';
 export { startProxyFromConfig } from './run.ts';
 export type { DataPath } from './splice.ts';
+export type {
+  LeaderElector,
+  LeaderElectorFactory,
+  NodeRole,
+  NodeState,
+  ProxyClock,
+  ProxyDataPath,
+  ProxyNode,
+  ProxyState,
+  ProxyStatus,
+} from './types.ts';
 export type { RefusalReason } from './wire.ts';

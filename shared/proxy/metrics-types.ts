@@ -3,7 +3,7 @@ import type { SplitBrain } from './router.ts';
 
 export type ListenerName = 'rw' | 'ro';
 
-/** A node as the proxy state shows it (structurally `NodeState` in proxy.ts). */
+/** A node as the proxy state shows it (structurally `NodeState` in types.ts). */
 export interface MetricsNode {
   readonly name: string;
   readonly role: 'primary' | 'replica' | 'unknown';
@@ -18,7 +18,7 @@ export interface MetricsNode {
   readonly bytesOut: number;
 }
 
-/** The proxy state the metrics read (structurally `ProxyState` in proxy.ts). */
+/** The proxy state the metrics read (structurally `ProxyState` in types.ts). */
 export interface MetricsState {
   readonly leader: boolean;
   readonly failovers: number;

@@ -2,12 +2,13 @@
  * The proxy's Prometheus metrics, in a registry of its own (never prom-client's global one, so two proxies in one
  * process, or a proxy next to other modules, do not collide). Hot-path numbers (bytes, connection counts) live in
  * plain fields and are read at scrape time by `collect`; everything else is read from the proxy's state, the same
- * object `/topology` shows. The role, routing and split-brain series live in metrics-state.ts, build info and the
- * process metrics in metrics-process.ts.
+ * object `/topology` shows. The role, routing and split-brain series live in metrics-state.ts, the connection and byte
+ * counts in metrics-traffic.ts, build info and the process metrics in metrics-process.ts.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { registerProcessMetrics } from './metrics-process.ts';
 import { registerStateMetrics } from './metrics-state.ts';
+import { registerTrafficMetrics } from './metrics-traffic.ts';
 import type { MetricsSource } from './metrics-types.ts';
 
 export type { ListenerName, MetricsSource } from './metrics-types.ts';
@@ -22,65 +23,7 @@ export function createProxyMetrics(source: MetricsSource): ProxyMetrics {
   const registry = new Registry();
   registerProcessMetrics(registry, () => source.state().dataPath);
   registerStateMetrics(registry, () => source.state());
-  new Gauge({
-    name: 'pgwarden_proxy_connections_active',
-    help: 'Client connections open now, per listener and node',
-    labelNames: ['listener', 'node'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const node of source.state().nodes) {
-        this.set({ listener: 'rw', node: node.name }, node.connections.rw);
-        this.set({ listener: 'ro', node: node.name }, node.connections.ro);
-      }
-    },
-  });
-  new Counter({
-    name: 'pgwarden_proxy_connections_total',
-    help: 'Client connections routed since start, per listener and node',
-    labelNames: ['listener', 'node'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const node of source.state().nodes) {
-        this.inc({ listener: 'rw', node: node.name }, node.connectionsTotal.rw);
-        this.inc({ listener: 'ro', node: node.name }, node.connectionsTotal.ro);
-      }
-    },
-  });
-  new Counter({
-    name: 'pgwarden_proxy_connections_refused_total',
-    help: 'Client connections refused with an error message, per listener and reason',
-    labelNames: ['listener', 'reason'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [listener, reason, count] of source.refused()) this.inc({ listener, reason }, count);
-    },
-  });
-  new Counter({
-    name: 'pgwarden_proxy_bytes_total',
-    help: 'Bytes spliced, per node and direction (in = client to node, out = node to client)',
-    labelNames: ['node', 'direction'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const node of source.state().nodes) {
-        this.inc({ node: node.name, direction: 'in' }, node.bytesIn);
-        this.inc({ node: node.name, direction: 'out' }, node.bytesOut);
-      }
-    },
-  });
-  new Counter({
-    name: 'pgwarden_proxy_worker_connections_total',
-    help: 'Client connections routed since start, per data-plane thread (0 is the main thread): how evenly the kernel spreads them',
-    labelNames: ['worker'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [worker, routed] of source.workers().entries()) this.inc({ worker: String(worker) }, routed);
-    },
-  });
+  registerTrafficMetrics(registry, source);
   new Gauge({
     name: 'pgwarden_proxy_node_up',
     help: '1 when the last health check of the node succeeded',

@@ -3,51 +3,26 @@
  * (least connections), health checks, fencing of a demoted primary's clients, graceful drain, the HTTP API and,
  * with a Lease elector, the floating address.
  */
-import { isIP } from 'node:net';
-import { availableParallelism } from 'node:os';
-import type { Worker } from 'node:worker_threads';
 import type { ProxySettings } from '../config/index.ts';
 import { nodeAddress } from '../config/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { AddressManager } from './address.ts';
-import { createIpAddressManager } from './address.ts';
-import { createApiServer } from './api.ts';
-import { type CheckClock, createCheckScheduler } from './checks.ts';
-import { attachCounters, createCounterBuffers } from './counters.ts';
-import { createDataPlane, type DataPlane, type Routes } from './data-plane.ts';
-import { ProxyListenError, ProxyOptionsError } from './errors.ts';
+import { wireProxyApi } from './api-wiring.ts';
+import { createCheckScheduler } from './checks.ts';
+import { ProxyOptionsError } from './errors.ts';
 import { createNodeMonitor, type NodeHealth, type NodeMonitor } from './health.ts';
-import { createProxyMetrics, type ListenerName, type ProxyMetrics } from './metrics.ts';
-import { createNativeDataPlane, type NativeAddon, nativeSplice } from './native.ts';
-import { type NodeObservation, planRoutes, type RoutePlan, type SplitBrain } from './router.ts';
-import { type DataPath, defaultDataPath } from './splice.ts';
-import type { RefusalReason } from './wire.ts';
-import { type FromWorker, spawnProxyWorker, type ToWorker } from './worker.ts';
-
-/** Timers, injectable so tests and simulations control time. */
-export type ProxyClock = CheckClock;
+import { createLeadership } from './leadership.ts';
+import type { ProxyMetrics } from './metrics.ts';
+import { createProxyPlanes, dataThreads, type ProxyPlanes } from './planes.ts';
+import { createRoutePlanner } from './route-planner.ts';
+import type { RoutePlan } from './router.ts';
+import type { LeaderElectorFactory, ProxyClock, ProxyDataPath, ProxyNode, ProxyState, ProxyStatus } from './types.ts';
 
 const systemClock: ProxyClock = {
   now: () => Date.now(),
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
-
-/** The shape of `shared/k8s`'s `createLeaderElector` result. */
-export interface LeaderElector {
-  start(): void;
-  stop(): Promise<void>;
-  isLeader(): boolean;
-}
-
-/** Builds an elector wired to the proxy's callbacks (so the proxy decides what leading means: holding the VIP). */
-export type LeaderElectorFactory = (handlers: { onStartedLeading: () => void; onStoppedLeading: () => void }) => LeaderElector;
-
-export interface ProxyNode {
-  readonly name: string;
-  /** The node URL; its user and password are the monitoring login. Clients bring their own credentials. */
-  readonly url: string;
-}
 
 export interface CreateProxyOptions {
   readonly nodes: readonly ProxyNode[];
@@ -62,51 +37,6 @@ export interface CreateProxyOptions {
   readonly dataPath?: ProxyDataPath;
   /** Probe interval while no primary is known or the primary's check failed. Default 100 ms. */
   readonly fastCheckIntervalMs?: number;
-}
-
-/**
- * `native`: the addon's epoll threads (native.ts); `handles` and `streams`: the JavaScript data plane on the event
- * loop and worker threads (splice.ts).
- */
-export type ProxyDataPath = 'native' | DataPath;
-
-export type ProxyStatus = 'created' | 'starting' | 'running' | 'draining' | 'stopped';
-export type NodeRole = 'primary' | 'replica' | 'unknown';
-
-export interface NodeState {
-  readonly name: string;
-  readonly host: string;
-  readonly port: number;
-  readonly role: NodeRole;
-  readonly up: boolean;
-  readonly drained: boolean;
-  readonly timeline: number | null;
-  readonly lagBytes: number | null;
-  /** Serving: the read-write target, or in the read-only pool. */
-  readonly routing: { readonly rw: boolean; readonly ro: boolean };
-  readonly connections: Readonly<Record<ListenerName, number>>;
-  readonly connectionsTotal: Readonly<Record<ListenerName, number>>;
-  readonly bytesIn: number;
-  readonly bytesOut: number;
-  readonly lastCheckMs: number | null;
-  readonly lastCheckAt: string | null;
-  readonly error: string | null;
-}
-
-export interface ProxyState {
-  readonly status: ProxyStatus;
-  readonly leader: boolean;
-  readonly primary: string | null;
-  /** Why read-write is refused now (null while a primary is routed). */
-  readonly rwRefusal: RefusalReason | null;
-  readonly replicas: string[];
-  readonly splitBrain: SplitBrain;
-  readonly failovers: number;
-  /** Data-plane threads sharing the listeners (setting `workers`). */
-  readonly workers: number;
-  readonly dataPath: ProxyDataPath;
-  readonly clients: { readonly active: number; readonly max: number };
-  readonly nodes: NodeState[];
 }
 
 export interface ProxyService {
@@ -136,84 +66,24 @@ interface NodeRuntime {
   drained: boolean;
 }
 
-/** A data-plane worker thread as the control plane sees it. */
-interface WorkerHandle {
-  readonly thread: Worker;
-  /** Resolves when the thread has exited. */
-  readonly exited: Promise<void>;
-}
-
-/** Platforms where several sockets may bind one port with SO_REUSEPORT (Node's `reusePort`). */
-const REUSE_PORT_PLATFORMS: ReadonlySet<string> = new Set(['linux', 'freebsd']);
-
-/**
- * Data-plane threads for `workers`: a number as given; `auto` one per CPU this process may run on (HAProxy's
- * `nbthread` default), or one where the platform cannot share a port between threads.
- */
-function dataThreads(workers: ProxySettings['workers']): number {
-  const shareable = REUSE_PORT_PLATFORMS.has(process.platform);
-  if (workers === 'auto') return shareable ? availableParallelism() : 1;
-  if (workers > 1 && !shareable) {
-    throw new ProxyOptionsError(
-      `workers: ${workers} data-plane threads share the ports with SO_REUSEPORT, which ${process.platform} lacks; use 1`,
-    );
-  }
-  return workers;
-}
-
-const SETTING_PATHS: Record<ProxySettings['dataPath'], ProxyDataPath | undefined> = {
-  auto: undefined,
-  native: 'native',
-  javascript: defaultDataPath,
-};
-
-/**
- * The data path to run: the one asked for, else native where the addon loads and every node is an IP address
- * (the addon connects without DNS), else the JavaScript path the runtime supports best. `why` says what kept the
- * default off native.
- */
-function chooseDataPath(
-  asked: ProxyDataPath | undefined,
-  nodes: ReadonlyArray<{ host: string }>,
-): { path: 'native'; addon: NativeAddon } | { path: DataPath; why?: string } {
-  if (asked !== undefined && asked !== 'native') return { path: asked };
-  const loaded = nativeSplice();
-  const named = nodes.find((n) => isIP(n.host) === 0);
-  const why = 'error' in loaded ? loaded.error : named ? `node host ${named.host} is a name, not an IP address` : undefined;
-  if (why === undefined && 'addon' in loaded) return { path: 'native', addon: loaded.addon };
-  if (asked === 'native') throw new ProxyOptionsError(`dataPath: native is not available: ${why}`);
-  return { path: defaultDataPath, why };
-}
-
-/**
- * Creates the proxy (nothing listens until `start()`).
- *
- * @example
- * const proxy = createProxy({ nodes: [{ name: 'pg-0', url }, { name: 'pg-1', url: url1 }], settings: config.proxy, logger });
- * await proxy.start();
- * process.once('SIGTERM', () => proxy.drain());
- */
-export function createProxy(options: CreateProxyOptions): ProxyService {
-  const { settings, logger } = options;
-  const clock = options.clock ?? systemClock;
-  const fastInterval = Math.min(options.fastCheckIntervalMs ?? 100, settings.checkInterval);
+/** The options' own checks, before anything is built (each node's are in `createNodeRuntimes`). */
+function checkProxyOptions(options: CreateProxyOptions): void {
+  const { settings } = options;
   if (options.nodes.length === 0) throw new ProxyOptionsError('nodes: the proxy needs at least one node (--url name=URL)');
   if (settings.vip && !settings.vipInterface && !options.addresses) {
     throw new ProxyOptionsError(`vipInterface: required with vip ${settings.vip} (the interface that carries the address, like eth0)`);
   }
-  const threads = dataThreads(settings.workers);
+}
+
+/** One runtime per node, each with its monitoring connection; losing that connection asks for a re-check. */
+function createNodeRuntimes(
+  proxyNodes: readonly ProxyNode[],
+  settings: ProxySettings,
+  logger: Logger,
+  recheck: (node: NodeRuntime) => void,
+): NodeRuntime[] {
   const seen = new Set<string>();
-  let status: ProxyStatus = 'created';
-  let plan: RoutePlan = planRoutes([], { maxLagBytes: settings.maxLag });
-  let failovers = 0;
-  let lastPrimary: string | null = null;
-  let leading = false;
-
-  const checking = () => status === 'starting' || status === 'running' || status === 'draining';
-
-  const recheck = (node: NodeRuntime) => checks.recheck(node);
-
-  const nodes: NodeRuntime[] = options.nodes.map((node, index) => {
+  return proxyNodes.map((node, index) => {
     if (seen.has(node.name)) throw new ProxyOptionsError(`nodes: duplicate node name "${node.name}"`);
     seen.add(node.name);
     const { host, port } = nodeAddress(node);
@@ -235,316 +105,115 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
     };
     return runtime;
   });
-  const byName = new Map(nodes.map((n) => [n.name, n]));
-  const planeNodes = nodes.map(({ name, host, port }) => ({ name, host, port }));
-  const dataPath = chooseDataPath(options.dataPath ?? SETTING_PATHS[settings.dataPath], planeNodes);
-  /** The JavaScript path's flavour, for the planes that run it (none on the native path). */
-  const jsPath = dataPath.path === 'native' ? null : dataPath.path;
-  const counters = attachCounters(createCounterBuffers(threads, nodes.length, settings.maxClients));
-  const workers: WorkerHandle[] = [];
+}
 
-  /** Set while `drain()` waits for the last client. */
-  let onIdle: (() => void) | undefined;
-  const checkIdle = () => {
-    if (onIdle && counters.clients() === 0) onIdle();
+/** What the "proxy running" line says: where it listens, how it moves bytes, where it routes. */
+function runningFields(
+  settings: ProxySettings,
+  ports: { rw: number; ro: number; api: number },
+  threads: number,
+  dataPath: ProxyPlanes['dataPath'],
+  plan: RoutePlan,
+): Record<string, unknown> {
+  return {
+    rw: `${settings.listenHost}:${ports.rw}`,
+    ro: `${settings.listenHost}:${ports.ro}`,
+    api: `${settings.apiHost}:${ports.api}`,
+    workers: threads,
+    dataPath: dataPath.path,
+    ...('why' in dataPath && dataPath.why ? { dataPathReason: dataPath.why } : {}),
+    primary: plan.primary,
+    replicas: plan.replicas.join(','),
   };
+}
 
-  const routesOf = (current: RoutePlan): Routes => ({
-    primary: current.primary === null ? null : (byName.get(current.primary) as NodeRuntime).index,
-    rwRefusal: current.rwRefusal ?? 'no_primary',
-    replicas: current.replicas.map((name) => (byName.get(name) as NodeRuntime).index),
+/**
+ * Creates the proxy (nothing listens until `start()`).
+ *
+ * @example
+ * const proxy = createProxy({ nodes: [{ name: 'pg-0', url }, { name: 'pg-1', url: url1 }], settings: config.proxy, logger });
+ * await proxy.start();
+ * process.once('SIGTERM', () => proxy.drain());
+ */
+export function createProxy(options: CreateProxyOptions): ProxyService {
+  const { settings, logger } = options;
+  const clock = options.clock ?? systemClock;
+  checkProxyOptions(options);
+  const threads = dataThreads(settings.workers);
+  let status: ProxyStatus = 'created';
+
+  const checking = () => status === 'starting' || status === 'running' || status === 'draining';
+  const recheck = (node: NodeRuntime) => checks.recheck(node);
+  const nodes = createNodeRuntimes(options.nodes, settings, logger, recheck);
+
+  /** Plans routes from the checks and fences a demoted primary's clients (route-planner.ts). */
+  const planner = createRoutePlanner({
+    nodes,
+    maxLagBytes: settings.maxLag,
+    logger,
+    openReadWrite: (node) => counters.open(node.index, 'rw'),
+    publish: (routes) => planes.setRoutes(routes),
+    closeClients: (node, scope) => planes.closeNode(node.index, scope),
   });
-  let routes = routesOf(plan);
 
-  const planeOptions = {
-    nodes: planeNodes,
+  /** The data planes on the native or JavaScript path, with `threads` sharing the ports (planes.ts). */
+  const planes = createProxyPlanes({
+    nodes: nodes.map(({ name, host, port }) => ({ name, host, port })),
+    threads,
+    dataPath: options.dataPath,
+    settings,
+    routes: () => planner.routes(),
+    logger,
+    clock,
+    recheck: (index) => recheck(nodes[index] as NodeRuntime),
+    serving: () => status === 'running' || status === 'draining',
+  });
+  const { counters, dataPath } = planes;
+
+  /** The state, the node actions, the metrics and the HTTP API over them (api-wiring.ts). */
+  const api = wireProxyApi({
+    nodes,
+    settings,
+    logger,
+    planner,
     counters,
-    maxClients: settings.maxClients,
-    connectTimeout: settings.connectTimeout,
-    routes,
-    onRefused: (listener: ListenerName, reason: RefusalReason, detail?: Record<string, unknown>) =>
-      logger.debug('client refused', { listener, reason, ...detail }),
-    onBackendFailed: (index: number) => recheck(nodes[index] as NodeRuntime),
-    onIdle: checkIdle,
-  };
-  /**
-   * The native path runs every data-plane thread inside the addon. The JavaScript path runs one plane here
-   * (slot 0) and, with `workers` above 1, one per worker thread.
-   */
-  const plane: DataPlane =
-    dataPath.path === 'native'
-      ? createNativeDataPlane(dataPath.addon, { ...planeOptions, threads }, counters)
-      : createDataPlane({ ...planeOptions, slot: 0, dataPath: dataPath.path });
-  const workerThreads = jsPath ? threads : 1;
-
-  const broadcast = (message: ToWorker) => {
-    for (const worker of workers) worker.thread.postMessage(message);
-  };
-
-  /** Hands the plan's routes to every data plane (messages to a worker arrive in order, before any close). */
-  const publishRoutes = () => {
-    const next = routesOf(plan);
-    if (JSON.stringify(next) === JSON.stringify(routes)) return;
-    routes = next;
-    plane.setRoutes(routes);
-    broadcast({ type: 'routes', routes });
-  };
-
-  /** Closes a node's clients on every thread: its read-write ones, or all. */
-  const closeClients = (node: NodeRuntime, scope: ListenerName | 'all') => {
-    plane.closeNode(node.index, scope);
-    broadcast({ type: 'close', node: node.index, scope });
-  };
-
-  const openConnections = (node: NodeRuntime) => counters.open(node.index, 'rw') + counters.open(node.index, 'ro');
-
-  const metrics = createProxyMetrics({
-    state: () => state(),
-    refused: () => counters.refusals(),
-    workers: () => Array.from({ length: threads }, (_, slot) => counters.routedBy(slot)),
+    threads,
+    dataPath: dataPath.path,
+    status: () => status,
+    leading: () => leadership.leading(),
+    closeClients: (node, scope) => planes.closeNode(node.index, scope),
   });
+  const { metrics, state, drainNode, undrainNode } = api;
 
-  /** Read-write connections may only stay on the current primary; with split brain unresolved, on none. */
-  const enforceFencing = () => {
-    for (const node of nodes) {
-      const open = counters.open(node.index, 'rw');
-      if (open === 0) continue;
-      const fence =
-        plan.primary !== null
-          ? node.name !== plan.primary
-          : plan.splitBrain.kind === 'unresolved' || node.drained || node.health?.recovery === true;
-      if (!fence) continue;
-      closeClients(node, 'rw');
-      logger.warn('fenced read-write clients of a node that is no longer the primary', {
-        node: node.name,
-        clients: open,
-        primary: plan.primary,
-      });
-    }
-  };
-
-  const describeSplitBrain = (splitBrain: SplitBrain) =>
-    splitBrain.kind === 'none'
-      ? 'none'
-      : `${splitBrain.kind}: ${splitBrain.primaries.join(', ')} (timeline ${splitBrain.timeline ?? 'unknown'})`;
-
-  const replan = () => {
-    const observations: NodeObservation[] = nodes.map((n) => ({
-      name: n.name,
-      up: n.health?.ok === true,
-      recovery: n.health?.recovery ?? null,
-      timeline: n.health?.timeline ?? null,
-      lsn: n.health?.lsn ?? null,
-      receiveLsn: n.health?.receiveLsn ?? null,
-      drained: n.drained,
-    }));
-    const previous = plan;
-    plan = planRoutes(observations, { maxLagBytes: settings.maxLag });
-    publishRoutes();
-    if (plan.primary !== null && lastPrimary !== null && plan.primary !== lastPrimary) {
-      failovers++;
-      logger.warn('primary changed', { from: lastPrimary, to: plan.primary });
-    } else if (plan.primary !== null && lastPrimary === null) {
-      logger.info('primary found', { primary: plan.primary });
-    }
-    if (plan.primary === null && previous.primary !== null) {
-      logger.warn('no read-write target', { previous: previous.primary, reason: plan.rwRefusal });
-    }
-    if (plan.primary !== null) lastPrimary = plan.primary;
-    if (describeSplitBrain(plan.splitBrain) !== describeSplitBrain(previous.splitBrain)) {
-      if (plan.splitBrain.kind === 'none') logger.info('split brain resolved');
-      else logger.error('split brain: more than one primary', { state: describeSplitBrain(plan.splitBrain), primary: plan.primary });
-    }
-    if (plan.replicas.join(',') !== previous.replicas.join(','))
-      logger.info('read-only pool changed', { replicas: plan.replicas.join(',') });
-    enforceFencing();
-  };
-
-  /**
-   * Full checks, faster while the read-write target is unknown or in doubt, and the promotion watch on replicas,
-   * so a promotion is followed within ~0.1–0.2 s whether or not the old primary stays up (checks.ts).
-   */
+  /** Full checks (faster while the read-write target is in doubt) and the promotion watch on replicas (checks.ts). */
   const checks = createCheckScheduler({
     nodes,
     clock,
     checkInterval: settings.checkInterval,
-    fastInterval,
+    fastInterval: Math.min(options.fastCheckIntervalMs ?? 100, settings.checkInterval),
     promotionCheckInterval: settings.promotionCheckInterval,
     logger,
     active: checking,
-    inDoubt: () => plan.primary === null || byName.get(plan.primary)?.health?.ok !== true,
+    inDoubt: () => planner.inDoubt(),
     onChecked: (node, health) => {
       metrics.observeCheck(node.name, health.latencyMs / 1000, health.ok);
-      replan();
+      planner.replan();
     },
   });
 
   const ports = { rw: 0, ro: 0, api: 0 };
-
-  const state = (): ProxyState => ({
-    status,
-    leader: leading,
-    primary: plan.primary,
-    rwRefusal: plan.primary === null ? (plan.rwRefusal ?? 'no_primary') : null,
-    replicas: [...plan.replicas],
-    splitBrain: plan.splitBrain,
-    failovers,
-    workers: threads,
-    dataPath: dataPath.path,
-    clients: { active: counters.clients(), max: settings.maxClients },
-    nodes: nodes.map((n) => {
-      const traffic = counters.traffic(n.index);
-      return {
-        name: n.name,
-        host: n.host,
-        port: n.port,
-        role: n.health?.ok ? (n.health.recovery ? 'replica' : 'primary') : 'unknown',
-        up: n.health?.ok === true,
-        drained: n.drained,
-        timeline: n.health?.timeline ?? null,
-        lagBytes: plan.lag[n.name] ?? null,
-        routing: { rw: plan.primary === n.name, ro: plan.replicas.includes(n.name) },
-        connections: traffic.open,
-        connectionsTotal: traffic.total,
-        bytesIn: traffic.bytesIn,
-        bytesOut: traffic.bytesOut,
-        lastCheckMs: n.health ? Math.round(n.health.latencyMs * 10) / 10 : null,
-        lastCheckAt: n.lastCheckAt === null ? null : new Date(n.lastCheckAt).toISOString(),
-        error: n.health?.error ?? null,
-      };
-    }),
-  });
-
-  const drainNode = (name: string): boolean => {
-    const node = byName.get(name);
-    if (!node) return false;
-    node.drained = true;
-    const clients = openConnections(node);
-    closeClients(node, 'all');
-    logger.warn('node drained: out of routing, clients closed', { node: name, clients });
-    replan();
-    return true;
-  };
-
-  const undrainNode = (name: string): boolean => {
-    const node = byName.get(name);
-    if (!node) return false;
-    node.drained = false;
-    logger.info('node undrained: back in routing', { node: name });
-    replan();
-    return true;
-  };
-
-  const api = createApiServer({
-    token: settings.apiToken,
-    logger,
-    registry: metrics.registry,
-    state,
-    drainNode,
-    undrainNode,
-  });
-
-  const addresses: AddressManager | undefined =
-    options.addresses ??
-    (settings.vip && settings.vipInterface
-      ? createIpAddressManager({ address: settings.vip, interface: settings.vipInterface, logger })
-      : undefined);
-
-  // Leadership transitions run one after another, so a quick lose/win never interleaves `ip addr` commands.
-  let addressQueue: Promise<void> = Promise.resolve();
-  const onStartedLeading = () => {
-    leading = true;
-    logger.info(options.elector ? 'lease won: this proxy leads' : 'no lease configured: this proxy leads as the only instance', {
-      vip: addresses?.address,
-    });
-    if (!addresses) return;
-    addressQueue = addressQueue.then(async () => {
-      if (!leading) return;
-      await addresses.add().catch((error: unknown) => logger.error('cannot add the floating address', { error }));
-    });
-  };
-  const onStoppedLeading = () => {
-    leading = false;
-    logger.warn('leadership ended: dropping the floating address first', { vip: addresses?.address });
-    if (!addresses) return;
-    addressQueue = addressQueue.then(async () => {
-      await addresses.remove().catch((error: unknown) => logger.error('cannot remove the floating address', { error }));
-    });
-  };
-  const elector = options.elector?.({ onStartedLeading, onStoppedLeading });
-
-  /** Starts the worker threads' data planes on the ports the main thread bound; resolves once all listen. */
-  const startWorkers = async (bound: { rw: number; ro: number }) => {
-    const starting: Array<Promise<void>> = [];
-    for (let slot = 1; slot < workerThreads; slot++) {
-      const thread = spawnProxyWorker({
-        slot,
-        nodes: planeNodes,
-        counters: counters.buffers,
-        maxClients: settings.maxClients,
-        connectTimeout: settings.connectTimeout,
-        dataPath: jsPath ?? defaultDataPath,
-        routes,
-        listenHost: settings.listenHost,
-        ports: bound,
-      });
-      const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
-      workers.push({ thread, exited });
-      starting.push(
-        new Promise<void>((resolve, reject) => {
-          const failed = (message: string) => reject(new ProxyListenError(`data-plane worker ${slot}: ${message}`, bound.rw));
-          thread.on('error', (error) => {
-            logger.error('data-plane worker failed', { worker: slot, error });
-            failed(error.message);
-          });
-          thread.once('exit', (code) => {
-            if (status === 'running' || status === 'draining') {
-              logger.error('data-plane worker exited; restart the proxy to serve on every thread again', { worker: slot, code });
-            }
-            failed(`exited with code ${code} before it listened`);
-          });
-          thread.on('message', (message: FromWorker) => {
-            if (message.type === 'ready') resolve();
-            else if (message.type === 'failed') failed(message.message);
-            else if (message.type === 'recheck') recheck(nodes[message.node] as NodeRuntime);
-            else if (message.type === 'idle') checkIdle();
-          });
-        }),
-      );
-    }
-    await Promise.all(starting);
-  };
-
-  /** Asks every worker to close its listeners and clients; ends a worker that has not exited within a second. */
-  const stopWorkers = async () => {
-    broadcast({ type: 'stop' });
-    await Promise.all(
-      workers.map(async (worker) => {
-        let timer: NodeJS.Timeout | undefined;
-        const late = new Promise<void>((resolve) => {
-          timer = setTimeout(() => resolve(void worker.thread.terminate()), 1000);
-        });
-        await Promise.race([worker.exited, late]);
-        clearTimeout(timer);
-      }),
-    );
-  };
+  /** The floating address, held while this proxy leads (leadership.ts). */
+  const leadership = createLeadership({ settings, logger, elector: options.elector, addresses: options.addresses });
 
   let stopping: Promise<void> | undefined;
-
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       status = 'stopped';
       checks.stop();
-      plane.stopAccepting();
-      plane.closeAll();
-      plane.stop();
-      await stopWorkers();
-      if (elector) await elector.stop();
-      if (leading) onStoppedLeading();
-      await addressQueue;
+      await planes.stop();
+      await leadership.stop();
       await Promise.all(nodes.map((n) => n.monitor.close()));
-      await api.close();
+      await api.server.close();
       logger.info('proxy stopped');
     })();
     return stopping;
@@ -563,49 +232,25 @@ export function createProxy(options: CreateProxyOptions): ProxyService {
       // A first round of checks before anything listens, so the first client does not meet "no primary".
       await checks.checkAll();
       try {
-        const bound = await plane.listen(settings.listenHost, { rw: settings.rwPort, ro: settings.roPort }, workerThreads > 1);
+        const bound = await planes.listen();
         ports.rw = bound.rw;
         ports.ro = bound.ro;
-        await startWorkers(bound);
-        await api.listen(settings.apiPort, settings.apiHost);
+        await planes.startWorkers(bound);
+        await api.server.listen(settings.apiPort, settings.apiHost);
       } catch (error) {
         await stop();
         throw error;
       }
-      ports.api = api.port();
+      ports.api = api.server.port();
       status = 'running';
       checks.startWatch();
-      if (elector) elector.start();
-      else onStartedLeading();
-      logger.info('proxy running', {
-        rw: `${settings.listenHost}:${ports.rw}`,
-        ro: `${settings.listenHost}:${ports.ro}`,
-        api: `${settings.apiHost}:${ports.api}`,
-        workers: threads,
-        dataPath: dataPath.path,
-        ...('why' in dataPath && dataPath.why ? { dataPathReason: dataPath.why } : {}),
-        primary: plan.primary,
-        replicas: plan.replicas.join(','),
-      });
+      leadership.start();
+      logger.info('proxy running', runningFields(settings, ports, threads, dataPath, planner.plan()));
     },
     async drain() {
       if (status !== 'running') return stop();
       status = 'draining';
-      plane.stopAccepting();
-      broadcast({ type: 'drain' });
-      logger.info('draining: not accepting new clients', { clients: counters.clients(), timeoutMs: settings.drainTimeout });
-      if (counters.clients() > 0) {
-        await new Promise<void>((resolve) => {
-          const timer = clock.setTimeout(() => {
-            logger.warn('drain timeout: closing the remaining clients', { clients: counters.clients() });
-            resolve();
-          }, settings.drainTimeout);
-          onIdle = () => {
-            clock.clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
+      await planes.drain();
       await stop();
     },
   };

@@ -6,7 +6,8 @@ import type { ClusterConfig, Config } from '../config/index.ts';
 import { createKubeConfig, createLeaderElector } from '../k8s/index.ts';
 import type { Logger } from '../log/index.ts';
 import { ProxyOptionsError } from './errors.ts';
-import { createProxy, type LeaderElectorFactory, type ProxyService } from './proxy.ts';
+import { createProxy, type ProxyService } from './proxy.ts';
+import type { LeaderElectorFactory } from './types.ts';
 
 export interface ProxyRunOptions {
   readonly logger: Logger;
