@@ -1,32 +1,18 @@
 /** The types the proxy's metrics files share (so none of them imports another's types and code both ways). */
-import type { SplitBrain } from './router.ts';
+import type { ListenerName, NodeState, ProxyState } from './types.ts';
 
-export type ListenerName = 'rw' | 'ro';
+export type { ListenerName };
 
-/** A node as the proxy state shows it (structurally `NodeState` in types.ts). */
-export interface MetricsNode {
-  readonly name: string;
-  readonly role: 'primary' | 'replica' | 'unknown';
-  readonly up: boolean;
-  /** When the last check ended (null: never checked). */
-  readonly lastCheckAt: string | null;
-  readonly lagBytes: number | null;
-  readonly routing: Readonly<Record<ListenerName, boolean>>;
-  readonly connections: Readonly<Record<ListenerName, number>>;
-  readonly connectionsTotal: Readonly<Record<ListenerName, number>>;
-  readonly bytesIn: number;
-  readonly bytesOut: number;
-}
+/** A node as the metrics read it: the fields of the proxy state's `NodeState` that a series shows. */
+export type MetricsNode = Pick<
+  NodeState,
+  'name' | 'role' | 'up' | 'lastCheckAt' | 'lagBytes' | 'routing' | 'connections' | 'connectionsTotal' | 'bytesIn' | 'bytesOut'
+>;
 
-/** The proxy state the metrics read (structurally `ProxyState` in types.ts). */
-export interface MetricsState {
-  readonly leader: boolean;
-  readonly failovers: number;
-  readonly splitBrain: { readonly kind: SplitBrain['kind'] };
-  readonly dataPath: string;
-  readonly clients: { readonly active: number; readonly max: number };
+/** The proxy state the metrics read: `ProxyState`'s fields that a series shows. */
+export type MetricsState = Pick<ProxyState, 'leader' | 'failovers' | 'splitBrain' | 'dataPath' | 'clients'> & {
   readonly nodes: readonly MetricsNode[];
-}
+};
 
 /** What the metrics read at scrape time. */
 export interface MetricsSource {

@@ -3,7 +3,6 @@
  * shape. They live here, importing no code, so proxy.ts, api.ts and the parts they wire never import each other.
  */
 import type { CheckClock } from './checks.ts';
-import type { ListenerName } from './metrics-types.ts';
 import type { SplitBrain } from './router.ts';
 import type { DataPath } from './splice.ts';
 import type { RefusalReason } from './wire.ts';
@@ -32,6 +31,9 @@ export interface ProxyNode {
  * loop and worker threads (splice.ts).
  */
 export type ProxyDataPath = 'native' | DataPath;
+
+/** The proxy's two listeners: read-write and read-only. */
+export type ListenerName = 'rw' | 'ro';
 
 export type ProxyStatus = 'created' | 'starting' | 'running' | 'draining' | 'stopped';
 export type NodeRole = 'primary' | 'replica' | 'unknown';
